@@ -1,0 +1,155 @@
+#include "options.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QRandomGenerator>
+#include <QStandardPaths>
+
+#include <cstdio>
+
+namespace Runwatch {
+
+QString generateToken()
+{
+    QByteArray bytes(24, Qt::Uninitialized);
+    QRandomGenerator::system()->generate(bytes.begin(), bytes.end());
+    return QString::fromLatin1(bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals));
+}
+
+namespace {
+
+bool parseNumber(const QString &text, const QString &flag, qint64 min, qint64 max, qint64 *out, QString *error)
+{
+    bool ok = false;
+    const qint64 value = text.toLongLong(&ok);
+    if (!ok || value < min || value > max) {
+        *error = QStringLiteral("%1 must be a whole number from %2 to %3, not \"%4\"").arg(flag).arg(min).arg(max).arg(text);
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+bool parseSeconds(const QString &text, const QString &flag, int *outMs, QString *error)
+{
+    bool ok = false;
+    const double value = text.toDouble(&ok);
+    if (!ok || value < 0 || value > 86400) {
+        *error = QStringLiteral("%1 must be a number of seconds from 0 to 86400, not \"%2\"").arg(flag, text);
+        return false;
+    }
+    *outMs = int(value * 1000);
+    return true;
+}
+
+} // namespace
+
+bool parseOptions(const QStringList &arguments, AppOptions *options, QString *error)
+{
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QCoreApplication::translate(
+        "main", "Runwatch: watch long-running jobs live. Producers push events over WebSocket or HTTP;\n"
+                "the desktop window and remote dashboards see them in milliseconds."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption headless(QStringLiteral("headless"), QCoreApplication::translate("main", "Serve without any window."));
+    const QCommandLineOption demo(QStringLiteral("demo"), QCoreApplication::translate("main", "Start simulated producers so that there is something to watch."));
+    const QCommandLineOption bind(QStringLiteral("bind"), QCoreApplication::translate("main", "Address to listen on (default 127.0.0.1). Any non-loopback address requires a token."), QStringLiteral("ADDR"), QStringLiteral("127.0.0.1"));
+    const QCommandLineOption port(QStringLiteral("port"), QCoreApplication::translate("main", "Port to listen on; 0 picks a free one (default 7600)."), QStringLiteral("N"), QStringLiteral("7600"));
+    const QCommandLineOption dataDir(QStringLiteral("data-dir"), QCoreApplication::translate("main", "Where history is kept (default: the user's application data folder)."), QStringLiteral("DIR"));
+    const QCommandLineOption token(QStringLiteral("token"), QCoreApplication::translate("main", "Producer/admin token (default: $RUNWATCH_TOKEN; generated on non-loopback binds)."), QStringLiteral("T"));
+    const QCommandLineOption viewerToken(QStringLiteral("viewer-token"), QCoreApplication::translate("main", "Read-only token for dashboards."), QStringLiteral("T"));
+    const QCommandLineOption allowOrigin(QStringLiteral("allow-origin"), QCoreApplication::translate("main", "A browser origin allowed besides the server's own (repeatable; * allows any)."), QStringLiteral("ORIGIN"));
+    const QCommandLineOption maxMessage(QStringLiteral("max-message-bytes"), QCoreApplication::translate("main", "Largest WebSocket message or HTTP body (default 16777216)."), QStringLiteral("N"));
+    const QCommandLineOption maxQueue(QStringLiteral("max-queue-bytes"), QCoreApplication::translate("main", "Unsent bytes a subscriber may fall behind before it is cut loose (default 8388608)."), QStringLiteral("N"));
+    const QCommandLineOption pingInterval(QStringLiteral("ping-interval"), QCoreApplication::translate("main", "Seconds of silence before the server pings a client (default 10)."), QStringLiteral("S"));
+    const QCommandLineOption keepalive(QStringLiteral("keepalive-timeout"), QCoreApplication::translate("main", "Seconds of silence after which a client is dropped (default 25)."), QStringLiteral("S"));
+    const QCommandLineOption memoryHistory(QStringLiteral("memory-history-mb"), QCoreApplication::translate("main", "History kept in memory for replay, in MiB (default 1024)."), QStringLiteral("N"));
+    const QCommandLineOption screenshot(QStringLiteral("screenshot"), QCoreApplication::translate("main", "Save the window as PNG once it has settled, then exit."), QStringLiteral("FILE"));
+    const QCommandLineOption lang(QStringLiteral("lang"), QCoreApplication::translate("main", "User interface language (for example de)."), QStringLiteral("LANG"));
+    parser.addOptions({headless, demo, bind, port, dataDir, token, viewerToken, allowOrigin, maxMessage, maxQueue,
+                       pingInterval, keepalive, memoryHistory, screenshot, lang});
+
+    if (!parser.parse(arguments)) {
+        *error = parser.errorText();
+        return false;
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        std::fputs(qPrintable(parser.helpText()), stdout);
+        std::exit(0);
+    }
+    if (parser.isSet(QStringLiteral("version"))) {
+        std::printf("%s %s\n", qPrintable(QCoreApplication::applicationName()), qPrintable(QCoreApplication::applicationVersion()));
+        std::exit(0);
+    }
+    if (!parser.positionalArguments().isEmpty()) {
+        *error = QStringLiteral("unexpected argument \"%1\" (see --help)").arg(parser.positionalArguments().first());
+        return false;
+    }
+
+    ServerConfig &config = options->server;
+    options->headless = parser.isSet(headless);
+    options->demo = parser.isSet(demo);
+    options->screenshot = parser.value(screenshot);
+    options->lang = parser.value(lang);
+
+    const QString bindText = parser.value(bind).trimmed();
+    if (bindText == QLatin1String("localhost"))
+        config.bind = QHostAddress(QHostAddress::LocalHost);
+    else if (!config.bind.setAddress(bindText)) {
+        *error = QStringLiteral("--bind needs an IP address such as 127.0.0.1 or 0.0.0.0, not \"%1\"").arg(bindText);
+        return false;
+    }
+    qint64 number = 0;
+    if (!parseNumber(parser.value(port), QStringLiteral("--port"), 0, 65535, &number, error))
+        return false;
+    config.port = quint16(number);
+    if (parser.isSet(maxMessage)) {
+        if (!parseNumber(parser.value(maxMessage), QStringLiteral("--max-message-bytes"), 1024, qint64(1) << 30, &number, error))
+            return false;
+        config.maxMessageBytes = number;
+    }
+    if (parser.isSet(maxQueue)) {
+        if (!parseNumber(parser.value(maxQueue), QStringLiteral("--max-queue-bytes"), 65536, qint64(1) << 32, &number, error))
+            return false;
+        config.maxQueueBytes = number;
+    }
+    if (parser.isSet(memoryHistory)) {
+        if (!parseNumber(parser.value(memoryHistory), QStringLiteral("--memory-history-mb"), 1, 1 << 20, &number, error))
+            return false;
+        config.memoryHistoryBytes = number * 1024 * 1024;
+    }
+    if (parser.isSet(pingInterval) && !parseSeconds(parser.value(pingInterval), QStringLiteral("--ping-interval"), &config.pingIntervalMs, error))
+        return false;
+    if (parser.isSet(keepalive) && !parseSeconds(parser.value(keepalive), QStringLiteral("--keepalive-timeout"), &config.keepaliveTimeoutMs, error))
+        return false;
+
+    config.dataDir = parser.isSet(dataDir) ? parser.value(dataDir)
+                                           : QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+    config.token = parser.isSet(token) ? parser.value(token) : qEnvironmentVariable("RUNWATCH_TOKEN");
+    config.viewerToken = parser.value(viewerToken);
+    if (parser.isSet(token) && config.token.isEmpty()) {
+        *error = QStringLiteral("--token must not be empty");
+        return false;
+    }
+    if (!config.viewerToken.isEmpty() && config.token.isEmpty()) {
+        if (config.bind.isLoopback()) {
+            *error = QStringLiteral("--viewer-token needs --token too (otherwise anyone on this machine may publish)");
+            return false;
+        }
+    }
+    if (!config.viewerToken.isEmpty() && config.viewerToken == config.token) {
+        *error = QStringLiteral("--viewer-token must differ from --token");
+        return false;
+    }
+    for (const QString &origin : parser.values(allowOrigin))
+        config.allowedOrigins.append(origin.trimmed().toLower());
+    if (!config.bind.isLoopback() && config.token.isEmpty()) {
+        // Never open on a reachable address: make a token and say it once.
+        config.token = generateToken();
+        options->tokenGenerated = true;
+    }
+    return true;
+}
+
+} // namespace Runwatch

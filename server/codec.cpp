@@ -1,0 +1,706 @@
+#include "codec.h"
+
+#include <QJsonArray>
+
+#include <cmath>
+#include <limits>
+
+namespace Runwatch {
+
+QString errorCodeName(ErrorCode code)
+{
+    switch (code) {
+    case ErrorCode::None: return QString();
+    case ErrorCode::InvalidJson: return QStringLiteral("INVALID_JSON");
+    case ErrorCode::InvalidEvent: return QStringLiteral("INVALID_EVENT");
+    case ErrorCode::UnknownOp: return QStringLiteral("UNKNOWN_OP");
+    case ErrorCode::AuthRequired: return QStringLiteral("AUTH_REQUIRED");
+    case ErrorCode::AuthFailed: return QStringLiteral("AUTH_FAILED");
+    case ErrorCode::Forbidden: return QStringLiteral("FORBIDDEN");
+    case ErrorCode::RateLimited: return QStringLiteral("RATE_LIMITED");
+    case ErrorCode::TooLarge: return QStringLiteral("TOO_LARGE");
+    case ErrorCode::UnknownRun: return QStringLiteral("UNKNOWN_RUN");
+    case ErrorCode::UnknownMetric: return QStringLiteral("UNKNOWN_METRIC");
+    case ErrorCode::InvalidRequest: return QStringLiteral("INVALID_REQUEST");
+    case ErrorCode::StoreFailed: return QStringLiteral("STORE_FAILED");
+    case ErrorCode::NotFound: return QStringLiteral("NOT_FOUND");
+    case ErrorCode::MethodNotAllowed: return QStringLiteral("METHOD_NOT_ALLOWED");
+    }
+    return QString();
+}
+
+int httpStatusFor(ErrorCode code)
+{
+    switch (code) {
+    case ErrorCode::None: return 200;
+    case ErrorCode::InvalidJson:
+    case ErrorCode::InvalidEvent:
+    case ErrorCode::UnknownOp:
+    case ErrorCode::InvalidRequest: return 400;
+    case ErrorCode::AuthRequired:
+    case ErrorCode::AuthFailed: return 401;
+    case ErrorCode::Forbidden: return 403;
+    case ErrorCode::RateLimited: return 429;
+    case ErrorCode::TooLarge: return 413;
+    case ErrorCode::UnknownRun:
+    case ErrorCode::UnknownMetric:
+    case ErrorCode::NotFound: return 404;
+    case ErrorCode::MethodNotAllowed: return 405;
+    case ErrorCode::StoreFailed: return 503;
+    }
+    return 500;
+}
+
+EventKind eventKindFor(const QString &type)
+{
+    struct Entry { QLatin1String name; EventKind kind; };
+    static const Entry table[] = {
+        {QLatin1String("metric"), EventKind::Metric},
+        {QLatin1String("progress"), EventKind::Progress},
+        {QLatin1String("token"), EventKind::Token},
+        {QLatin1String("log"), EventKind::Log},
+        {QLatin1String("step_progress"), EventKind::StepProgress},
+        {QLatin1String("step_started"), EventKind::StepStarted},
+        {QLatin1String("step_completed"), EventKind::StepCompleted},
+        {QLatin1String("step_failed"), EventKind::StepFailed},
+        {QLatin1String("result"), EventKind::Result},
+        {QLatin1String("error"), EventKind::ErrorEvent},
+        {QLatin1String("run_started"), EventKind::RunStarted},
+        {QLatin1String("run_status"), EventKind::RunStatus},
+        {QLatin1String("run_completed"), EventKind::RunCompleted},
+        {QLatin1String("run_failed"), EventKind::RunFailed},
+    };
+    for (const Entry &entry : table) {
+        if (type == entry.name)
+            return entry.kind;
+    }
+    return EventKind::Other;
+}
+
+bool isLifecycle(EventKind kind)
+{
+    switch (kind) {
+    case EventKind::RunStarted:
+    case EventKind::RunStatus:
+    case EventKind::Progress:
+    case EventKind::RunCompleted:
+    case EventKind::RunFailed:
+        return true;
+    default:
+        return false;
+    }
+}
+
+namespace Codec {
+
+namespace {
+
+bool isIdChar(QChar c)
+{
+    const ushort u = c.unicode();
+    return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '.'
+        || u == '_' || u == ':' || u == '-';
+}
+
+bool isValidId(const QString &id, int maxLength)
+{
+    if (id.isEmpty() || id.size() > maxLength)
+        return false;
+    for (QChar c : id) {
+        if (!isIdChar(c))
+            return false;
+    }
+    return true;
+}
+
+// One pass over the text outside strings: measures nesting and finds bare non-finite tokens.
+struct Scan {
+    int maxDepth = 0;
+    bool hasBareNonFinite = false;
+};
+
+Scan scan(const QByteArray &text)
+{
+    Scan result;
+    int depth = 0;
+    bool inString = false;
+    const char *p = text.constData();
+    const qsizetype n = text.size();
+    for (qsizetype i = 0; i < n; ++i) {
+        const char c = p[i];
+        if (inString) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                inString = false;
+            continue;
+        }
+        switch (c) {
+        case '"': inString = true; break;
+        case '[':
+        case '{':
+            if (++depth > result.maxDepth)
+                result.maxDepth = depth;
+            break;
+        case ']':
+        case '}': --depth; break;
+        case 'N':
+        case 'I': result.hasBareNonFinite = true; break;
+        default: break;
+        }
+    }
+    return result;
+}
+
+// Quotes bare NaN / Infinity / -Infinity tokens that stand outside strings.
+QByteArray quoteNonFinite(const QByteArray &text)
+{
+    QByteArray out;
+    out.reserve(text.size() + 16);
+    bool inString = false;
+    const qsizetype n = text.size();
+    for (qsizetype i = 0; i < n; ++i) {
+        const char c = text.at(i);
+        if (inString) {
+            out.append(c);
+            if (c == '\\' && i + 1 < n) {
+                out.append(text.at(++i));
+            } else if (c == '"') {
+                inString = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            inString = true;
+            out.append(c);
+            continue;
+        }
+        auto matches = [&](qsizetype at, const char *word) {
+            const qsizetype len = qsizetype(qstrlen(word));
+            return at + len <= n && qstrncmp(text.constData() + at, word, size_t(len)) == 0;
+        };
+        if (c == 'N' && matches(i, "NaN")) {
+            out.append("\"NaN\"");
+            i += 2;
+        } else if (c == 'I' && matches(i, "Infinity")) {
+            out.append("\"Infinity\"");
+            i += 7;
+        } else if (c == '-' && matches(i, "-Infinity")) {
+            out.append("\"-Infinity\"");
+            i += 8;
+        } else {
+            out.append(c);
+        }
+    }
+    return out;
+}
+
+void appendEscaped(QByteArray &out, const QString &text)
+{
+    const QByteArray utf8 = text.toUtf8();
+    out.reserve(out.size() + utf8.size() + 2);
+    out.append('"');
+    for (char ch : utf8) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+        case '"': out.append("\\\""); break;
+        case '\\': out.append("\\\\"); break;
+        case '\n': out.append("\\n"); break;
+        case '\r': out.append("\\r"); break;
+        case '\t': out.append("\\t"); break;
+        case '\b': out.append("\\b"); break;
+        case '\f': out.append("\\f"); break;
+        default:
+            if (c < 0x20) {
+                static const char hex[] = "0123456789abcdef";
+                out.append("\\u00");
+                out.append(hex[c >> 4]);
+                out.append(hex[c & 0xF]);
+            } else {
+                out.append(ch);
+            }
+        }
+    }
+    out.append('"');
+}
+
+Error invalid(const QString &message)
+{
+    return Error{ErrorCode::InvalidEvent, message};
+}
+
+bool isNumber(const QJsonValue &value)
+{
+    return value.isDouble();
+}
+
+Error checkOptionalString(const QJsonObject &data, QLatin1String key, const QString &type)
+{
+    const QJsonValue value = data.value(key);
+    if (!value.isUndefined() && !value.isNull() && !value.isString())
+        return invalid(QStringLiteral("%1: data.%2 must be a string").arg(type, key));
+    return {};
+}
+
+Error checkRequiredString(const QJsonObject &data, QLatin1String key, const QString &type)
+{
+    if (!data.value(key).isString())
+        return invalid(QStringLiteral("%1: data.%2 (a string) is required").arg(type, key));
+    return {};
+}
+
+Error checkOptionalNumber(const QJsonObject &data, QLatin1String key, const QString &type,
+                          double min = -std::numeric_limits<double>::infinity(),
+                          double max = std::numeric_limits<double>::infinity())
+{
+    const QJsonValue value = data.value(key);
+    if (value.isUndefined() || value.isNull())
+        return {};
+    if (!isNumber(value))
+        return invalid(QStringLiteral("%1: data.%2 must be a number").arg(type, key));
+    const double v = value.toDouble();
+    if (v < min || v > max)
+        return invalid(QStringLiteral("%1: data.%2 must be between %3 and %4")
+                           .arg(type, key, QString::number(min), QString::number(max)));
+    return {};
+}
+
+Error validateData(EventKind kind, const QString &type, const QJsonObject &data, const QString &step)
+{
+    static const QStringList kinds = {QStringLiteral("training"), QStringLiteral("evaluation"),
+                                      QStringLiteral("workflow"), QStringLiteral("plan"),
+                                      QStringLiteral("chat"), QStringLiteral("other")};
+    static const QStringList statuses = {QStringLiteral("pending"), QStringLiteral("running"),
+                                         QStringLiteral("paused"), QStringLiteral("completed"),
+                                         QStringLiteral("failed"), QStringLiteral("cancelled")};
+    static const QStringList levels = {QStringLiteral("debug"), QStringLiteral("info"),
+                                       QStringLiteral("warning"), QStringLiteral("error")};
+    switch (kind) {
+    case EventKind::RunStarted: {
+        if (Error e = checkOptionalString(data, QLatin1String("name"), type))
+            return e;
+        const QJsonValue kindValue = data.value(QLatin1String("kind"));
+        if (!kindValue.isUndefined() && !kindValue.isNull()
+            && (!kindValue.isString() || !kinds.contains(kindValue.toString())))
+            return invalid(QStringLiteral("run_started: data.kind must be one of %1")
+                               .arg(kinds.join(QStringLiteral(", "))));
+        const QJsonValue config = data.value(QLatin1String("config"));
+        if (!config.isUndefined() && !config.isNull() && !config.isObject())
+            return invalid(QStringLiteral("run_started: data.config must be an object"));
+        const QJsonValue tags = data.value(QLatin1String("tags"));
+        if (!tags.isUndefined() && !tags.isNull()) {
+            if (!tags.isArray())
+                return invalid(QStringLiteral("run_started: data.tags must be an array of strings"));
+            for (const QJsonValue &tag : tags.toArray()) {
+                if (!tag.isString())
+                    return invalid(QStringLiteral("run_started: data.tags must be an array of strings"));
+            }
+        }
+        if (Error e = checkOptionalNumber(data, QLatin1String("total_steps"), type, 0))
+            return e;
+        return checkOptionalNumber(data, QLatin1String("total_epochs"), type, 0);
+    }
+    case EventKind::RunStatus: {
+        const QJsonValue status = data.value(QLatin1String("status"));
+        if (!status.isString() || !statuses.contains(status.toString()))
+            return invalid(QStringLiteral("run_status: data.status must be one of %1")
+                               .arg(statuses.join(QStringLiteral(", "))));
+        return checkOptionalString(data, QLatin1String("message"), type);
+    }
+    case EventKind::Progress: {
+        if (!isNumber(data.value(QLatin1String("completed"))))
+            return invalid(QStringLiteral("progress: data.completed (a number) is required"));
+        if (data.value(QLatin1String("completed")).toDouble() < 0)
+            return invalid(QStringLiteral("progress: data.completed must not be negative"));
+        if (Error e = checkOptionalNumber(data, QLatin1String("total"), type, 0))
+            return e;
+        if (Error e = checkOptionalNumber(data, QLatin1String("epoch"), type, 0))
+            return e;
+        if (Error e = checkOptionalNumber(data, QLatin1String("total_epochs"), type, 0))
+            return e;
+        return checkOptionalNumber(data, QLatin1String("eta_s"), type, 0);
+    }
+    case EventKind::Metric: {
+        int values = 0;
+        for (auto it = data.constBegin(); it != data.constEnd(); ++it) {
+            if (it.key() == QLatin1String("step")) {
+                const QJsonValue s = it.value();
+                if (s.isNull())
+                    continue;
+                const double d = s.toDouble(-1);
+                if (!s.isDouble() || d < 0 || d != std::floor(d) || d > 9.0e15)
+                    return invalid(QStringLiteral("metric: data.step must be a non-negative integer"));
+                continue;
+            }
+            double v;
+            if (!metricValue(it.value(), &v))
+                return invalid(QStringLiteral("metric: data.%1 must be a number "
+                                              "(or \"NaN\", \"Infinity\", \"-Infinity\")")
+                                   .arg(it.key()));
+            if (it.key().isEmpty() || it.key().size() > 256)
+                return invalid(QStringLiteral("metric: a metric name must have 1 to 256 characters"));
+            ++values;
+        }
+        if (values == 0)
+            return invalid(QStringLiteral("metric: data holds no metric value"));
+        return {};
+    }
+    case EventKind::StepStarted:
+    case EventKind::StepProgress:
+    case EventKind::StepCompleted:
+    case EventKind::StepFailed:
+        if (step.isEmpty())
+            return invalid(QStringLiteral("%1: the event's \"step\" (a step id) is required").arg(type));
+        if (Error e = checkOptionalString(data, QLatin1String("name"), type))
+            return e;
+        if (Error e = checkOptionalString(data, QLatin1String("message"), type))
+            return e;
+        return checkOptionalNumber(data, QLatin1String("progress"), type, 0, 1);
+    case EventKind::Log: {
+        const QJsonValue level = data.value(QLatin1String("level"));
+        if (!level.isUndefined() && (!level.isString() || !levels.contains(level.toString())))
+            return invalid(QStringLiteral("log: data.level must be one of %1")
+                               .arg(levels.join(QStringLiteral(", "))));
+        return checkRequiredString(data, QLatin1String("message"), type);
+    }
+    case EventKind::Token:
+        if (Error e = checkRequiredString(data, QLatin1String("text"), type))
+            return e;
+        return checkOptionalString(data, QLatin1String("stream"), type);
+    case EventKind::ErrorEvent:
+        return checkRequiredString(data, QLatin1String("message"), type);
+    case EventKind::RunFailed:
+        return checkOptionalString(data, QLatin1String("message"), type);
+    case EventKind::Result:
+    case EventKind::RunCompleted:
+    case EventKind::Other:
+        return {};
+    }
+    return {};
+}
+
+// Days since 1970-01-01 for a proleptic Gregorian date, and back.
+qint64 daysFromCivil(qint64 y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const qint64 era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = unsigned(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + qint64(doe) - 719468;
+}
+
+void civilFromDays(qint64 z, qint64 *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    const qint64 era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = unsigned(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = qint64(yoe) + era * 400 + (*m <= 2);
+}
+
+} // namespace
+
+QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth)
+{
+    const Scan s = scan(text);
+    if (s.maxDepth > maxDepth) {
+        *error = Error{ErrorCode::InvalidJson,
+                       QStringLiteral("JSON nested deeper than %1 levels").arg(maxDepth)};
+        return {};
+    }
+    QJsonParseError parseError{};
+    QJsonDocument doc = QJsonDocument::fromJson(text, &parseError);
+    if (parseError.error != QJsonParseError::NoError && s.hasBareNonFinite) {
+        QJsonParseError second{};
+        doc = QJsonDocument::fromJson(quoteNonFinite(text), &second);
+        if (second.error == QJsonParseError::NoError)
+            parseError = second;
+    }
+    if (parseError.error != QJsonParseError::NoError) {
+        *error = Error{ErrorCode::InvalidJson, QStringLiteral("not valid JSON: %1 at offset %2")
+                                                   .arg(parseError.errorString())
+                                                   .arg(parseError.offset)};
+        return {};
+    }
+    *error = {};
+    return doc;
+}
+
+bool isValidRunId(const QString &run)
+{
+    return isValidId(run, MaxRunIdLength);
+}
+
+bool isValidStepId(const QString &step)
+{
+    if (step.isEmpty() || step.size() > MaxStepIdLength)
+        return false;
+    for (QChar c : step) {
+        if (c.unicode() < 0x20 || c.unicode() == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+bool isValidType(const QString &type)
+{
+    if (type.isEmpty() || type.size() > MaxTypeLength)
+        return false;
+    for (QChar c : type) {
+        if (!isIdChar(c) && c != QLatin1Char('/'))
+            return false;
+    }
+    return true;
+}
+
+bool metricValue(const QJsonValue &value, double *out)
+{
+    if (value.isDouble()) {
+        *out = value.toDouble();
+        return true;
+    }
+    if (value.isString()) {
+        const QString s = value.toString();
+        if (s == QLatin1String("NaN") || s == QLatin1String("nan")) {
+            *out = std::numeric_limits<double>::quiet_NaN();
+            return true;
+        }
+        if (s == QLatin1String("Infinity") || s == QLatin1String("inf")) {
+            *out = std::numeric_limits<double>::infinity();
+            return true;
+        }
+        if (s == QLatin1String("-Infinity") || s == QLatin1String("-inf")) {
+            *out = -std::numeric_limits<double>::infinity();
+            return true;
+        }
+    }
+    return false;
+}
+
+QByteArray metricValueJson(double value)
+{
+    if (std::isnan(value))
+        return QByteArrayLiteral("\"NaN\"");
+    if (std::isinf(value))
+        return value > 0 ? QByteArrayLiteral("\"Infinity\"") : QByteArrayLiteral("\"-Infinity\"");
+    if (value == std::floor(value) && std::fabs(value) < 1e15)
+        return QByteArray::number(qint64(value));
+    return QByteArray::number(value, 'g', 17);
+}
+
+Error parseEvent(const QJsonValue &value, qint64 receivedMs, Event *out)
+{
+    if (!value.isObject())
+        return invalid(QStringLiteral("an event must be a JSON object {run, type, data}"));
+    const QJsonObject object = value.toObject();
+
+    const QJsonValue run = object.value(QLatin1String("run"));
+    if (!run.isString() || !isValidRunId(run.toString()))
+        return invalid(QStringLiteral("\"run\" must be 1 to %1 characters of A-Z a-z 0-9 . _ : -")
+                           .arg(MaxRunIdLength));
+    const QJsonValue type = object.value(QLatin1String("type"));
+    if (!type.isString() || !isValidType(type.toString()))
+        return invalid(QStringLiteral("\"type\" must be 1 to %1 characters of A-Z a-z 0-9 . _ : / -")
+                           .arg(MaxTypeLength));
+    const QJsonValue data = object.value(QLatin1String("data"));
+    if (!data.isObject())
+        return invalid(QStringLiteral("\"data\" must be a JSON object"));
+
+    QString step;
+    const QJsonValue stepValue = object.value(QLatin1String("step"));
+    if (!stepValue.isUndefined() && !stepValue.isNull()) {
+        if (stepValue.isString())
+            step = stepValue.toString();
+        else if (stepValue.isDouble() && stepValue.toDouble() == std::floor(stepValue.toDouble()))
+            step = QString::number(qint64(stepValue.toDouble()));
+        if (!isValidStepId(step))
+            return invalid(QStringLiteral("\"step\" must be a step id of 1 to %1 printable characters")
+                               .arg(MaxStepIdLength));
+    }
+
+    qint64 tsMs = receivedMs;
+    const QJsonValue ts = object.value(QLatin1String("ts"));
+    if (ts.isString()) {
+        if (!parseTimestamp(ts.toString(), &tsMs))
+            return invalid(QStringLiteral("\"ts\" must be an RFC 3339 timestamp such as "
+                                          "2026-11-23T12:00:00.123Z"));
+    } else if (ts.isDouble()) {
+        // Seconds since the epoch (as time.time() gives) or, above 1e11, milliseconds.
+        const double t = ts.toDouble();
+        if (!std::isfinite(t) || t < 0 || t > 1e14)
+            return invalid(QStringLiteral("\"ts\" as a number must be seconds or milliseconds since 1970"));
+        tsMs = t > 1e11 ? qint64(t) : qint64(std::llround(t * 1000.0));
+    } else if (!ts.isUndefined() && !ts.isNull()) {
+        return invalid(QStringLiteral("\"ts\" must be an RFC 3339 timestamp string"));
+    }
+
+    const QString typeName = type.toString();
+    const EventKind kind = eventKindFor(typeName);
+    const QJsonObject dataObject = data.toObject();
+    if (Error e = validateData(kind, typeName, dataObject, step))
+        return e;
+
+    out->run = run.toString();
+    out->type = typeName;
+    out->kind = kind;
+    out->step = step;
+    out->tsMs = tsMs;
+    out->data = dataObject;
+    return {};
+}
+
+void serializeEnvelope(Event *event)
+{
+    const QByteArray data = QJsonDocument(event->data).toJson(QJsonDocument::Compact);
+    QByteArray out;
+    out.reserve(data.size() + event->run.size() + event->type.size() + event->step.size() + 96);
+    out.append("{\"seq\":");
+    out.append(QByteArray::number(event->seq));
+    out.append(",\"run\":");
+    appendEscaped(out, event->run);
+    out.append(",\"type\":");
+    appendEscaped(out, event->type);
+    if (!event->step.isEmpty()) {
+        out.append(",\"step\":");
+        appendEscaped(out, event->step);
+    }
+    out.append(",\"ts\":\"");
+    out.append(formatTimestamp(event->tsMs).toLatin1());
+    out.append("\",\"data\":");
+    out.append(data);
+    out.append('}');
+    event->envelope = out;
+}
+
+QByteArray batchFrame(const QVector<QByteArray> &envelopes)
+{
+    qsizetype size = 32;
+    for (const QByteArray &e : envelopes)
+        size += e.size() + 1;
+    QByteArray out;
+    out.reserve(size);
+    out.append("{\"type\":\"batch\",\"events\":[");
+    for (qsizetype i = 0; i < envelopes.size(); ++i) {
+        if (i)
+            out.append(',');
+        out.append(envelopes.at(i));
+    }
+    out.append("]}");
+    return out;
+}
+
+QByteArray errorFrame(const Error &error, const QJsonValue &id)
+{
+    QJsonObject object{{QStringLiteral("type"), QStringLiteral("error")},
+                       {QStringLiteral("code"), errorCodeName(error.code)},
+                       {QStringLiteral("message"), error.message}};
+    if (!id.isUndefined() && !id.isNull())
+        object.insert(QStringLiteral("id"), id);
+    return compact(object);
+}
+
+QByteArray compact(const QJsonObject &object)
+{
+    return QJsonDocument(object).toJson(QJsonDocument::Compact);
+}
+
+QByteArray compact(const QJsonArray &array)
+{
+    return QJsonDocument(array).toJson(QJsonDocument::Compact);
+}
+
+QByteArray jsonString(const QString &text)
+{
+    QByteArray out;
+    appendEscaped(out, text);
+    return out;
+}
+
+QString formatTimestamp(qint64 ms)
+{
+    qint64 days = ms / 86400000;
+    qint64 rem = ms % 86400000;
+    if (rem < 0) {
+        rem += 86400000;
+        --days;
+    }
+    qint64 y;
+    unsigned m, d;
+    civilFromDays(days, &y, &m, &d);
+    const int hh = int(rem / 3600000);
+    const int mm = int(rem / 60000 % 60);
+    const int ss = int(rem / 1000 % 60);
+    const int mss = int(rem % 1000);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y),
+                  m, d, hh, mm, ss, mss);
+    return QString::fromLatin1(buf);
+}
+
+bool parseTimestamp(const QString &text, qint64 *msSinceEpoch)
+{
+    // YYYY-MM-DD[T ]HH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
+    const QByteArray s = text.toLatin1();
+    const qsizetype n = s.size();
+    auto digits = [&](qsizetype at, int count, int *value) {
+        if (at + count > n)
+            return false;
+        int v = 0;
+        for (int i = 0; i < count; ++i) {
+            const char c = s.at(at + i);
+            if (c < '0' || c > '9')
+                return false;
+            v = v * 10 + (c - '0');
+        }
+        *value = v;
+        return true;
+    };
+    int year, month, day, hour, minute, second;
+    if (n < 20 || !digits(0, 4, &year) || s.at(4) != '-' || !digits(5, 2, &month) || s.at(7) != '-'
+        || !digits(8, 2, &day) || (s.at(10) != 'T' && s.at(10) != 't' && s.at(10) != ' ')
+        || !digits(11, 2, &hour) || s.at(13) != ':' || !digits(14, 2, &minute) || s.at(16) != ':'
+        || !digits(17, 2, &second))
+        return false;
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+        return false;
+    qsizetype i = 19;
+    int millis = 0;
+    if (i < n && s.at(i) == '.') {
+        ++i;
+        int scale = 100;
+        const qsizetype start = i;
+        while (i < n && s.at(i) >= '0' && s.at(i) <= '9') {
+            millis += (s.at(i) - '0') * scale;
+            scale /= 10;
+            ++i;
+        }
+        if (i == start)
+            return false;
+    }
+    int offsetMinutes = 0;
+    if (i < n && (s.at(i) == 'Z' || s.at(i) == 'z')) {
+        ++i;
+    } else if (i < n && (s.at(i) == '+' || s.at(i) == '-')) {
+        int oh, om;
+        if (!digits(i + 1, 2, &oh) || i + 3 >= n || s.at(i + 3) != ':' || !digits(i + 4, 2, &om))
+            return false;
+        offsetMinutes = (oh * 60 + om) * (s.at(i) == '-' ? -1 : 1);
+        i += 6;
+    } else {
+        return false;
+    }
+    if (i != n)
+        return false;
+    const qint64 days = daysFromCivil(year, unsigned(month), unsigned(day));
+    *msSinceEpoch = ((days * 24 + hour) * 60 + minute - offsetMinutes) * 60000LL
+        + qMin(second, 59) * 1000LL + millis;
+    return true;
+}
+
+} // namespace Codec
+} // namespace Runwatch

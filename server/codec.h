@@ -1,0 +1,51 @@
+#pragma once
+
+#include "event.h"
+
+#include <QJsonDocument>
+#include <QJsonValue>
+
+namespace Runwatch {
+
+// The JSON codec of the wire contract: parses and validates what producers send and writes
+// the envelopes every consumer reads. Pure functions, no QObject: fuzzed and unit tested as is.
+namespace Codec {
+
+constexpr int MaxRunIdLength = 128;
+constexpr int MaxTypeLength = 64;
+constexpr int MaxStepIdLength = 128;
+
+// Parses JSON text. Bare NaN, Infinity and -Infinity tokens (what Python's json module writes
+// for non-finite floats) are read as the strings "NaN", "Infinity" and "-Infinity".
+// Nesting deeper than maxDepth is refused.
+QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth = 64);
+
+bool isValidRunId(const QString &run);
+bool isValidStepId(const QString &step);
+bool isValidType(const QString &type);
+
+// Validates one event object as a producer sends it ({run, type, data, step?, ts?}) and fills
+// everything of `out` except seq and envelope. receivedMs is used when the event has no ts.
+Error parseEvent(const QJsonValue &value, qint64 receivedMs, Event *out);
+
+// A metric value: a JSON number or one of the strings "NaN", "Infinity", "-Infinity".
+bool metricValue(const QJsonValue &value, double *out);
+// The JSON form of a metric value: a number, or the string for a non-finite one.
+QByteArray metricValueJson(double value);
+
+// Writes the envelope {"seq","run","type","step"?,"ts","data"} into event->envelope.
+void serializeEnvelope(Event *event);
+
+// A batch frame {"type":"batch","events":[...]} from serialized envelopes.
+QByteArray batchFrame(const QVector<QByteArray> &envelopes);
+
+QByteArray errorFrame(const Error &error, const QJsonValue &id = QJsonValue());
+QByteArray compact(const QJsonObject &object);
+QByteArray compact(const QJsonArray &array);
+QByteArray jsonString(const QString &text);
+
+QString formatTimestamp(qint64 msSinceEpoch);
+bool parseTimestamp(const QString &text, qint64 *msSinceEpoch);
+
+} // namespace Codec
+} // namespace Runwatch

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <QHostAddress>
+#include <QString>
+#include <QStringList>
+
+namespace Runwatch {
+
+// Everything the server can be told; defaults are the documented ones (docs/protocol.md).
+struct ServerConfig {
+    QHostAddress bind = QHostAddress(QHostAddress::LocalHost);
+    quint16 port = 7600;
+    QString dataDir;
+    QString token;        // producer/admin token
+    QString viewerToken;  // read-only token
+
+    qint64 maxMessageBytes = 16 * 1024 * 1024;   // one WebSocket message or HTTP body
+    int maxEventsPerPublish = 10000;
+    qint64 maxQueueBytes = 8 * 1024 * 1024;      // a subscriber's unsent bytes before it is cut loose
+    int pingIntervalMs = 10000;                  // ping a client silent this long
+    int keepaliveTimeoutMs = 25000;              // drop a client silent this long
+    int handshakeTimeoutMs = 10000;              // request head / WebSocket handshake
+    int httpIdleTimeoutMs = 60000;               // idle keep-alive HTTP connection
+    int maxHeaderBytes = 64 * 1024;
+    int maxSubscriptionsPerClient = 256;
+    qint64 memoryHistoryBytes = qint64(1) << 30; // in-memory history budget
+    QStringList allowedOrigins;                  // browser origins allowed besides the server's own
+};
+
+enum class Role { None, Viewer, Producer, Admin };
+
+QString roleName(Role role);
+inline bool canRead(Role role) { return role != Role::None; }
+inline bool canPublish(Role role) { return role == Role::Producer || role == Role::Admin; }
+inline bool isAdmin(Role role) { return role == Role::Admin; }
+
+} // namespace Runwatch

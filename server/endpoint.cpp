@@ -1,0 +1,372 @@
+#include "endpoint.h"
+
+#include "codec.h"
+#include "httpconnection.h"
+#include "hub.h"
+#include "restapi.h"
+#include "version.h"
+#include "wsclient.h"
+
+#include <QDateTime>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTimer>
+#include <QUrlQuery>
+#include <QWebSocket>
+#include <QWebSocketServer>
+
+namespace Runwatch {
+
+QString roleName(Role role)
+{
+    switch (role) {
+    case Role::None: return QStringLiteral("none");
+    case Role::Viewer: return QStringLiteral("viewer");
+    case Role::Producer: return QStringLiteral("producer");
+    case Role::Admin: return QStringLiteral("admin");
+    }
+    return QString();
+}
+
+namespace {
+
+bool constantTimeEquals(const QByteArray &a, const QByteArray &b)
+{
+    if (a.size() != b.size())
+        return false;
+    unsigned char diff = 0;
+    for (qsizetype i = 0; i < a.size(); ++i)
+        diff |= static_cast<unsigned char>(a.at(i) ^ b.at(i));
+    return diff == 0;
+}
+
+QString bearerToken(const QByteArray &authorization)
+{
+    const QByteArray value = authorization.trimmed();
+    if (value.size() > 7 && qstrnicmp(value.constData(), "Bearer ", 7) == 0)
+        return QString::fromUtf8(value.mid(7).trimmed());
+    return QString();
+}
+
+// Host part of a Host header: "localhost:7600" -> "localhost", "[::1]:7600" -> "::1".
+QString hostPart(const QByteArray &hostHeader)
+{
+    QString host = QString::fromLatin1(hostHeader).trimmed().toLower();
+    if (host.startsWith(QLatin1Char('['))) {
+        const int close = int(host.indexOf(QLatin1Char(']')));
+        return close > 0 ? host.mid(1, close - 1) : QString();
+    }
+    const int colon = int(host.lastIndexOf(QLatin1Char(':')));
+    return colon >= 0 ? host.left(colon) : host;
+}
+
+} // namespace
+
+Endpoint::Endpoint(const ServerConfig &config, Hub *hub, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_hub(hub)
+    , m_rest(std::make_unique<RestApi>(this))
+{
+    m_uptime.start();
+}
+
+Endpoint::~Endpoint()
+{
+    // Clients unregister from the Hub in their destructors, while it still exists.
+    const QSet<WsClient *> clients = m_clients;
+    for (WsClient *client : clients)
+        delete client;
+}
+
+bool Endpoint::listen(QString *error)
+{
+    m_tcp = new QTcpServer(this);
+    m_tcp->setListenBacklogSize(1024);
+    m_tcp->setMaxPendingConnections(1024);
+    if (!m_tcp->listen(m_config.bind, m_config.port)) {
+        *error = QStringLiteral("cannot listen on %1:%2: %3")
+                     .arg(m_config.bind.toString())
+                     .arg(m_config.port)
+                     .arg(m_tcp->errorString());
+        return false;
+    }
+    connect(m_tcp, &QTcpServer::newConnection, this, &Endpoint::onNewTcpConnection);
+
+    m_wss = new QWebSocketServer(QStringLiteral("runwatch"), QWebSocketServer::NonSecureMode, this);
+    m_wss->setMaxPendingConnections(1024);
+    connect(m_wss, &QWebSocketServer::newConnection, this, &Endpoint::onNewWebSocket);
+
+    const int smallest = qMin(m_config.pingIntervalMs > 0 ? m_config.pingIntervalMs : 1000,
+                              m_config.keepaliveTimeoutMs > 0 ? m_config.keepaliveTimeoutMs : 1000);
+    m_sweep = new QTimer(this);
+    m_sweep->setInterval(qBound(20, smallest / 4, 1000));
+    connect(m_sweep, &QTimer::timeout, this, &Endpoint::sweep);
+    m_sweep->start();
+    return true;
+}
+
+quint16 Endpoint::port() const
+{
+    return m_tcp ? m_tcp->serverPort() : 0;
+}
+
+QString Endpoint::host() const
+{
+    const QHostAddress address = m_tcp ? m_tcp->serverAddress() : m_config.bind;
+    if (address.protocol() == QAbstractSocket::IPv6Protocol)
+        return QLatin1Char('[') + address.toString() + QLatin1Char(']');
+    return address.toString();
+}
+
+Role Endpoint::roleFor(const QString &token, bool *wrong) const
+{
+    *wrong = false;
+    if (m_config.token.isEmpty())
+        return Role::Admin;
+    if (token.isEmpty())
+        return Role::None;
+    const QByteArray given = token.toUtf8();
+    if (constantTimeEquals(given, m_config.token.toUtf8()))
+        return Role::Admin;
+    if (!m_config.viewerToken.isEmpty() && constantTimeEquals(given, m_config.viewerToken.toUtf8()))
+        return Role::Viewer;
+    *wrong = true;
+    return Role::None;
+}
+
+QString Endpoint::tokenOf(const HttpRequest &request) const
+{
+    const QString bearer = bearerToken(request.header("Authorization"));
+    if (!bearer.isEmpty())
+        return bearer;
+    return request.queryValue(QStringLiteral("token"));
+}
+
+bool Endpoint::hostAllowed(const HttpRequest &request) const
+{
+    // On a loopback bind, only loopback host names are served: a page on another site that
+    // rebinds its own name to 127.0.0.1 must not reach an open server.
+    if (!m_config.bind.isLoopback() || !request.hasHeader("Host"))
+        return true;
+    const QString host = hostPart(request.header("Host"));
+    if (host == QLatin1String("localhost") || host.endsWith(QLatin1String(".localhost")))
+        return true;
+    const QHostAddress address(host);
+    return !address.isNull() && address.isLoopback();
+}
+
+bool Endpoint::originAllowed(const HttpRequest &request) const
+{
+    const QByteArray origin = request.header("Origin");
+    if (origin.isEmpty())
+        return true;
+    const QString text = QString::fromLatin1(origin).toLower();
+    if (m_config.allowedOrigins.contains(QStringLiteral("*")) || m_config.allowedOrigins.contains(text))
+        return true;
+    const QString host = QString::fromLatin1(request.header("Host")).toLower();
+    return text == QLatin1String("http://") + host || text == QLatin1String("https://") + host;
+}
+
+void Endpoint::onNewTcpConnection()
+{
+    while (QTcpSocket *socket = m_tcp->nextPendingConnection()) {
+        if (m_shuttingDown) {
+            socket->abort();
+            socket->deleteLater();
+            continue;
+        }
+        socket->setReadBufferSize(qMax<qint64>(m_config.maxHeaderBytes * 2, 1024 * 1024));
+        auto *connection = new HttpConnection(socket, this, this);
+        m_http.insert(connection);
+    }
+}
+
+void Endpoint::connectionClosed(HttpConnection *connection)
+{
+    if (m_http.remove(connection))
+        connection->deleteLater();
+}
+
+HttpResponse Endpoint::handleRequest(const HttpRequest &request, const QString &peer)
+{
+    Q_UNUSED(peer)
+    ++m_counters.httpRequests;
+    if (!hostAllowed(request))
+        return HttpResponse::error(403, QStringLiteral("FORBIDDEN"),
+                                   QStringLiteral("this server answers only to loopback host names"));
+    const QByteArray origin = request.header("Origin");
+    const bool allowed = originAllowed(request);
+    const bool safe = request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS";
+    if (!allowed && !safe)
+        return HttpResponse::error(403, QStringLiteral("FORBIDDEN"),
+                                   QStringLiteral("origin %1 is not allowed (see --allow-origin)")
+                                       .arg(QString::fromLatin1(origin)));
+    HttpResponse response;
+    if (request.method == "OPTIONS") {
+        response.status = 204;
+        if (allowed && !origin.isEmpty()) {
+            response.addHeader("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+            response.addHeader("Access-Control-Allow-Headers", "Authorization, Content-Type");
+            response.addHeader("Access-Control-Max-Age", "600");
+        }
+    } else {
+        bool wrong = false;
+        const Role role = roleFor(tokenOf(request), &wrong);
+        response = m_rest->handle(request, role, wrong);
+        if (response.status == 401)
+            response.addHeader("WWW-Authenticate", "Bearer realm=\"runwatch\"");
+    }
+    if (allowed && !origin.isEmpty()) {
+        response.addHeader("Access-Control-Allow-Origin", origin);
+        response.addHeader("Vary", "Origin");
+    }
+    return response;
+}
+
+void Endpoint::upgrade(HttpConnection *connection, QTcpSocket *socket, const HttpRequest &request)
+{
+    socket->setParent(this);
+    if (m_http.remove(connection))
+        connection->deleteLater();
+
+    auto reject = [&](int status, const QString &code, const QString &message) {
+        ++m_counters.rejectedHandshakes;
+        socket->write(Http::serialize(HttpResponse::error(status, code, message), false, false));
+        socket->disconnectFromHost();
+        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        if (socket->state() == QAbstractSocket::UnconnectedState)
+            socket->deleteLater();
+    };
+    QStringList segments;
+    if (m_shuttingDown)
+        return reject(503, QStringLiteral("INVALID_REQUEST"), QStringLiteral("server is shutting down"));
+    if (request.method != "GET")
+        return reject(405, QStringLiteral("METHOD_NOT_ALLOWED"), QStringLiteral("a WebSocket upgrade must be a GET"));
+    if (!Http::splitPath(request.path, &segments) || segments.value(0) != QLatin1String("ws") || segments.size() > 3
+        || (segments.size() >= 2 && segments.at(1) != QLatin1String("runs"))
+        || (segments.size() == 3 && !Codec::isValidRunId(segments.at(2))))
+        return reject(404, QStringLiteral("NOT_FOUND"),
+                      QStringLiteral("WebSocket paths are /ws, /ws/runs and /ws/runs/{run}"));
+    if (!hostAllowed(request))
+        return reject(403, QStringLiteral("FORBIDDEN"), QStringLiteral("this server answers only to loopback host names"));
+    if (!originAllowed(request))
+        return reject(403, QStringLiteral("FORBIDDEN"),
+                      QStringLiteral("origin %1 is not allowed (see --allow-origin)")
+                          .arg(QString::fromLatin1(request.header("Origin"))));
+    socket->setReadBufferSize(0);
+    m_wss->handleConnection(socket);
+}
+
+void Endpoint::onNewWebSocket()
+{
+    while (QWebSocket *socket = m_wss->nextPendingConnection()) {
+        if (m_shuttingDown) {
+            socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server shutting down"));
+            socket->deleteLater();
+            continue;
+        }
+        ++m_counters.wsAccepted;
+        const QUrl url = socket->requestUrl();
+        const QUrlQuery query(url);
+        QString token = bearerToken(socket->request().rawHeader("Authorization"));
+        if (token.isEmpty())
+            token = query.queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
+        bool wrong = false;
+        const Role role = roleFor(token, &wrong);
+        auto *client = new WsClient(socket, this, QStringLiteral("c%1").arg(++m_nextClientId), role, this);
+        m_clients.insert(client);
+        connect(client, &WsClient::finished, this, &Endpoint::onClientFinished);
+        Q_EMIT clientCountChanged(int(m_clients.size()));
+
+        client->sendJson(QJsonObject{{QStringLiteral("type"), QStringLiteral("welcome")},
+                                     {QStringLiteral("client_id"), client->id()},
+                                     {QStringLiteral("protocol"), 1},
+                                     {QStringLiteral("server"), QStringLiteral("runwatch")},
+                                     {QStringLiteral("version"), QStringLiteral(RUNWATCH_VERSION)},
+                                     {QStringLiteral("role"), roleName(role)},
+                                     {QStringLiteral("last_seq"), double(m_hub->lastSeq())}});
+        if (wrong) {
+            client->sendError(Error{ErrorCode::AuthFailed, QStringLiteral("wrong token")});
+            client->closeWith(4401, QStringLiteral("AUTH_FAILED"));
+            continue;
+        }
+
+        qint64 since = 0;
+        const QString sinceText = query.queryItemValue(QStringLiteral("since"));
+        if (!sinceText.isEmpty()) {
+            bool ok = false;
+            since = sinceText.toLongLong(&ok);
+            if (!ok || since < 0) {
+                client->sendError(Error{ErrorCode::InvalidRequest, QStringLiteral("since= must be a seq number")});
+                client->closeWith(4400, QStringLiteral("INVALID_REQUEST"));
+                continue;
+            }
+        } else if (query.queryItemValue(QStringLiteral("replay")) == QLatin1String("0")
+                   || query.queryItemValue(QStringLiteral("replay")) == QLatin1String("false")) {
+            since = -1;
+        }
+        client->setDefaultSince(since);
+
+        const QStringList parts = url.path().split(QLatin1Char('/'), Qt::SkipEmptyParts);
+        if (parts.size() < 2)
+            continue; // /ws: ops decide
+        if (!canRead(role)) {
+            client->sendError(Error{ErrorCode::AuthRequired, QStringLiteral("this path needs a token (?token= or Authorization: Bearer)")});
+            client->closeWith(4401, QStringLiteral("AUTH_REQUIRED"));
+            continue;
+        }
+        if (parts.size() == 2)
+            m_hub->subscribe(client, Subscription::Target::Lifecycle, QString(), since, false);
+        else
+            m_hub->subscribe(client, Subscription::Target::Run, parts.at(2), since, false);
+    }
+}
+
+void Endpoint::onClientFinished(WsClient *client)
+{
+    if (m_clients.remove(client)) {
+        client->deleteLater();
+        Q_EMIT clientCountChanged(int(m_clients.size()));
+    }
+}
+
+void Endpoint::sweep()
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const QSet<WsClient *> clients = m_clients;
+    for (WsClient *client : clients) {
+        if (!client->keepalive(now))
+            ++m_counters.keepaliveDropped;
+    }
+}
+
+void Endpoint::shutdown()
+{
+    if (m_shuttingDown)
+        return;
+    m_shuttingDown = true;
+    if (m_tcp)
+        m_tcp->close();
+    m_hub->flush();
+    for (WsClient *client : std::as_const(m_clients))
+        client->closeWith(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server shutting down"));
+    const QSet<HttpConnection *> http = m_http;
+    for (HttpConnection *connection : http)
+        connection->close();
+    // Give the close frames a moment to leave, then report.
+    auto *wait = new QTimer(this);
+    QElapsedTimer *elapsed = new QElapsedTimer;
+    elapsed->start();
+    connect(wait, &QTimer::timeout, this, [this, wait, elapsed] {
+        if (m_clients.isEmpty() || elapsed->elapsed() > 1500) {
+            wait->stop();
+            wait->deleteLater();
+            delete elapsed;
+            Q_EMIT shutdownDone();
+        }
+    });
+    wait->start(10);
+}
+
+} // namespace Runwatch

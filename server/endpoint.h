@@ -1,0 +1,91 @@
+#pragma once
+
+#include "config.h"
+#include "http.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QPointer>
+#include <QSet>
+
+#include <memory>
+
+class QTcpServer;
+class QTcpSocket;
+class QTimer;
+class QWebSocketServer;
+
+namespace Runwatch {
+
+class Hub;
+class HttpConnection;
+class RestApi;
+class WsClient;
+
+struct EndpointCounters {
+    qint64 httpRequests = 0;
+    qint64 wsAccepted = 0;
+    qint64 keepaliveDropped = 0;
+    qint64 rejectedHandshakes = 0;
+};
+
+// The one port: plain HTTP (REST, dashboard) and WebSocket upgrades, with auth, limits and
+// keepalive. Lives on the server thread with the Hub.
+class Endpoint : public QObject
+{
+    Q_OBJECT
+public:
+    Endpoint(const ServerConfig &config, Hub *hub, QObject *parent = nullptr);
+    ~Endpoint() override;
+
+    bool listen(QString *error);
+    quint16 port() const;
+    QString host() const;
+    // Closes every WebSocket with 1001 and stops accepting; emits shutdownDone once flushed.
+    void shutdown();
+
+    // Roles: resolves a token (empty: none given). *wrong is set when a token was given but
+    // matches none.
+    Role roleFor(const QString &token, bool *wrong) const;
+    bool isOpen() const { return m_config.token.isEmpty(); }
+
+    Hub *hub() const { return m_hub; }
+    const ServerConfig &config() const { return m_config; }
+    const QSet<WsClient *> &clients() const { return m_clients; }
+    int httpConnections() const { return int(m_http.size()); }
+    const EndpointCounters &counters() const { return m_counters; }
+    qint64 uptimeMs() const { return m_uptime.elapsed(); }
+
+    // Called by HttpConnection.
+    HttpResponse handleRequest(const HttpRequest &request, const QString &peer);
+    void upgrade(HttpConnection *connection, QTcpSocket *socket, const HttpRequest &request);
+    void connectionClosed(HttpConnection *connection);
+
+Q_SIGNALS:
+    void shutdownDone();
+    void clientCountChanged(int count);
+
+private:
+    void onNewTcpConnection();
+    void onNewWebSocket();
+    void onClientFinished(WsClient *client);
+    void sweep();
+    bool hostAllowed(const HttpRequest &request) const;
+    bool originAllowed(const HttpRequest &request) const;
+    QString tokenOf(const HttpRequest &request) const;
+
+    ServerConfig m_config;
+    Hub *m_hub;
+    std::unique_ptr<RestApi> m_rest;
+    QTcpServer *m_tcp = nullptr;
+    QWebSocketServer *m_wss = nullptr;
+    QTimer *m_sweep = nullptr;
+    QSet<WsClient *> m_clients;
+    QSet<HttpConnection *> m_http;
+    quint64 m_nextClientId = 0;
+    bool m_shuttingDown = false;
+    QElapsedTimer m_uptime;
+    EndpointCounters m_counters;
+};
+
+} // namespace Runwatch

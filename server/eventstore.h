@@ -1,0 +1,40 @@
+#pragma once
+
+#include "event.h"
+
+#include <QByteArray>
+#include <QString>
+#include <QVector>
+
+namespace Runwatch {
+
+struct StoredEnvelope {
+    qint64 seq = 0;
+    QByteArray json;
+};
+
+// Where accepted events are kept for replay. The Hub calls it on the server thread only.
+class EventStore
+{
+public:
+    virtual ~EventStore() = default;
+
+    // Highest seq ever stored (also after a restart); 0 when empty.
+    virtual qint64 lastSeq() const = 0;
+    // Stores a batch; returns only once the batch is as durable as this store makes it.
+    virtual bool append(const EventBatch &events, QString *error) = 0;
+
+    // Envelopes with seq > since, ascending, at most `limit` of them and about `maxBytes`.
+    virtual QVector<StoredEnvelope> readRun(const QString &run, qint64 since, int limit,
+                                            qint64 maxBytes) const = 0;
+    virtual QVector<StoredEnvelope> readAll(qint64 since, int limit, qint64 maxBytes) const = 0;
+    virtual QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const = 0;
+
+    virtual bool removeRun(const QString &run) = 0;
+    // Lowest seq still held for replay (events below it were pruned); 0 when nothing was pruned.
+    virtual qint64 firstRetainedSeq() const = 0;
+    virtual qint64 storedEvents() const = 0;
+    virtual qint64 storedBytes() const = 0;
+};
+
+} // namespace Runwatch

@@ -1,0 +1,158 @@
+#include "httpconnection.h"
+
+#include "endpoint.h"
+
+#include <QTcpSocket>
+#include <QTimer>
+
+namespace Runwatch {
+
+HttpConnection::HttpConnection(QTcpSocket *socket, Endpoint *endpoint, QObject *parent)
+    : QObject(parent)
+    , m_socket(socket)
+    , m_endpoint(endpoint)
+    , m_timer(new QTimer(this))
+{
+    socket->setParent(this);
+    m_peer = socket->peerAddress().toString();
+    m_timer->setSingleShot(true);
+    connect(m_timer, &QTimer::timeout, this, [this] {
+        if (m_idle && m_state == State::Head && m_socket && m_socket->bytesAvailable() == 0)
+            close(); // idle keep-alive connection
+        else
+            fail(408, QStringLiteral("INVALID_REQUEST"), QStringLiteral("request not received in time"));
+    });
+    m_timer->start(m_endpoint->config().handshakeTimeoutMs);
+    connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::process);
+    connect(socket, &QTcpSocket::disconnected, this, [this] { m_endpoint->connectionClosed(this); });
+    if (socket->bytesAvailable())
+        QMetaObject::invokeMethod(this, &HttpConnection::process, Qt::QueuedConnection);
+}
+
+HttpConnection::~HttpConnection() = default;
+
+void HttpConnection::restartHeadTimer()
+{
+    m_timer->start(m_endpoint->config().handshakeTimeoutMs);
+}
+
+void HttpConnection::close()
+{
+    if (m_state == State::Closing)
+        return;
+    m_state = State::Closing;
+    m_timer->stop();
+    if (m_socket) {
+        m_socket->disconnectFromHost();
+        if (m_socket->state() == QAbstractSocket::UnconnectedState)
+            m_endpoint->connectionClosed(this);
+    }
+}
+
+void HttpConnection::fail(int status, const QString &code, const QString &message)
+{
+    if (!m_socket || m_state == State::Closing)
+        return;
+    m_socket->write(Http::serialize(HttpResponse::error(status, code, message), false, false));
+    close();
+}
+
+void HttpConnection::process()
+{
+    while (m_socket && m_state != State::Closing) {
+        if (m_state == State::Head) {
+            const qint64 available = m_socket->bytesAvailable();
+            if (available == 0)
+                return;
+            if (m_idle) {
+                m_idle = false;
+                restartHeadTimer();
+            }
+            const int max = m_endpoint->config().maxHeaderBytes;
+            // Peek, so that a WebSocket upgrade leaves the request in the socket for the handshake.
+            const QByteArray head = m_socket->peek(qMin<qint64>(available, max + 4));
+            m_request = HttpRequest();
+            const Http::HeadResult result = Http::parseHead(head, max, &m_request);
+            if (result.status == Http::ParseStatus::Incomplete)
+                return;
+            if (result.status == Http::ParseStatus::Bad) {
+                fail(result.httpStatus, QStringLiteral("INVALID_REQUEST"), result.message);
+                return;
+            }
+            if (m_request.isWebSocketUpgrade()) {
+                m_timer->stop();
+                QTcpSocket *socket = m_socket;
+                disconnect(socket, nullptr, this, nullptr);
+                m_socket = nullptr;
+                m_state = State::Closing;
+                m_endpoint->upgrade(this, socket, m_request);
+                return;
+            }
+            m_socket->skip(result.headLength);
+            const Http::BodyFraming framing = Http::bodyFraming(m_request, m_endpoint->config().maxMessageBytes);
+            if (!framing.ok) {
+                fail(framing.httpStatus,
+                     framing.httpStatus == 413 ? QStringLiteral("TOO_LARGE") : QStringLiteral("INVALID_REQUEST"),
+                     framing.message);
+                return;
+            }
+            m_buffer.clear();
+            if (framing.chunked) {
+                m_chunked = std::make_unique<Http::ChunkedDecoder>(m_endpoint->config().maxMessageBytes);
+                m_state = State::Chunked;
+            } else {
+                m_bodyLength = framing.length;
+                m_state = State::Body;
+            }
+        }
+        if (m_state == State::Body) {
+            if (m_buffer.size() < m_bodyLength) {
+                m_buffer.append(m_socket->read(m_bodyLength - m_buffer.size()));
+                if (m_buffer.size() < m_bodyLength)
+                    return;
+            }
+            m_request.body = std::move(m_buffer);
+            m_buffer = QByteArray();
+            finishRequest();
+        } else if (m_state == State::Chunked) {
+            m_buffer.append(m_socket->readAll());
+            const Http::ParseStatus status = m_chunked->feed(m_buffer);
+            if (status == Http::ParseStatus::Incomplete)
+                return;
+            if (status == Http::ParseStatus::Bad) {
+                fail(m_chunked->httpStatus(),
+                     m_chunked->httpStatus() == 413 ? QStringLiteral("TOO_LARGE") : QStringLiteral("INVALID_REQUEST"),
+                     m_chunked->message());
+                return;
+            }
+            m_request.body = m_chunked->takeBody();
+            m_chunked.reset();
+            // Bytes after the chunked body start the next pipelined request: they were read already.
+            if (!m_buffer.isEmpty()) {
+                fail(400, QStringLiteral("INVALID_REQUEST"), QStringLiteral("pipelining after a chunked body is not supported"));
+                return;
+            }
+            finishRequest();
+        }
+    }
+}
+
+void HttpConnection::finishRequest()
+{
+    const bool keepAlive = m_request.keepAlive();
+    const bool head = m_request.method == "HEAD";
+    const HttpResponse response = m_endpoint->handleRequest(m_request, m_peer);
+    if (!m_socket)
+        return;
+    m_socket->write(Http::serialize(response, keepAlive, head));
+    m_request = HttpRequest();
+    if (!keepAlive) {
+        close();
+        return;
+    }
+    m_state = State::Head;
+    m_idle = true;
+    m_timer->start(m_endpoint->config().httpIdleTimeoutMs);
+}
+
+} // namespace Runwatch

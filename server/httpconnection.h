@@ -1,0 +1,48 @@
+#pragma once
+
+#include "http.h"
+
+#include <QObject>
+#include <QPointer>
+
+#include <memory>
+
+class QTcpSocket;
+class QTimer;
+
+namespace Runwatch {
+
+class Endpoint;
+
+// One TCP connection while it speaks HTTP/1.1 (keep-alive, pipelining in order). Hands the socket
+// to the WebSocket server when a request asks for an upgrade.
+class HttpConnection : public QObject
+{
+    Q_OBJECT
+public:
+    HttpConnection(QTcpSocket *socket, Endpoint *endpoint, QObject *parent);
+    ~HttpConnection() override;
+
+    // Writes a final error response and closes.
+    void fail(int status, const QString &code, const QString &message);
+    void close();
+
+private:
+    enum class State { Head, Body, Chunked, Closing };
+    void process();
+    void finishRequest();
+    void restartHeadTimer();
+
+    QPointer<QTcpSocket> m_socket;
+    Endpoint *m_endpoint;
+    QTimer *m_timer;
+    State m_state = State::Head;
+    HttpRequest m_request;
+    QByteArray m_buffer;     // body bytes read so far
+    qint64 m_bodyLength = 0;
+    std::unique_ptr<Http::ChunkedDecoder> m_chunked;
+    QString m_peer;
+    bool m_idle = true;
+};
+
+} // namespace Runwatch

@@ -1,0 +1,399 @@
+#include "hub.h"
+
+#include "codec.h"
+
+#include <QDateTime>
+#include <QJsonArray>
+
+#include <algorithm>
+
+namespace Runwatch {
+
+namespace {
+
+constexpr int ReplayChunkEvents = 2000;
+constexpr qint64 FrameBytes = 512 * 1024;
+
+QString subscriptionName(const Subscription &sub)
+{
+    switch (sub.target) {
+    case Subscription::Target::All: return QStringLiteral("*");
+    case Subscription::Target::Lifecycle: return QStringLiteral("runs");
+    case Subscription::Target::Run: break;
+    }
+    return sub.run;
+}
+
+QString frameOf(const QVector<QByteArray> &envelopes)
+{
+    if (envelopes.size() == 1)
+        return QString::fromUtf8(envelopes.first());
+    return QString::fromUtf8(Codec::batchFrame(envelopes));
+}
+
+} // namespace
+
+Hub::Hub(const ServerConfig &config, std::unique_ptr<EventStore> store, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_store(std::move(store))
+    , m_seq(m_store->lastSeq())
+{
+    qRegisterMetaType<Runwatch::Event>();
+    qRegisterMetaType<Runwatch::EventBatch>();
+}
+
+Hub::~Hub() = default;
+
+PublishResult Hub::publishJson(const QJsonValue &eventOrArray)
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    EventBatch batch;
+    if (eventOrArray.isArray()) {
+        const QJsonArray array = eventOrArray.toArray();
+        if (array.isEmpty())
+            return {Error{ErrorCode::InvalidEvent, QStringLiteral("no events to publish")}, {}};
+        if (array.size() > m_config.maxEventsPerPublish)
+            return {Error{ErrorCode::TooLarge, QStringLiteral("%1 events in one publish; the limit is %2")
+                                                   .arg(array.size())
+                                                   .arg(m_config.maxEventsPerPublish)},
+                    {}};
+        batch.resize(array.size());
+        for (qsizetype i = 0; i < array.size(); ++i) {
+            if (Error e = Codec::parseEvent(array.at(i), now, &batch[i])) {
+                e.message = QStringLiteral("event %1: %2").arg(i).arg(e.message);
+                ++m_counters.publishRejected;
+                return {e, {}};
+            }
+        }
+    } else {
+        batch.resize(1);
+        if (Error e = Codec::parseEvent(eventOrArray, now, &batch[0])) {
+            ++m_counters.publishRejected;
+            return {e, {}};
+        }
+    }
+    return publish(std::move(batch));
+}
+
+PublishResult Hub::publish(EventBatch events)
+{
+    PublishResult result;
+    if (events.isEmpty())
+        return result;
+    const qint64 before = m_seq;
+    result.seqs.reserve(events.size());
+    for (Event &event : events) {
+        event.seq = ++m_seq;
+        Codec::serializeEnvelope(&event);
+        result.seqs.append(event.seq);
+    }
+    QString storeError;
+    if (!m_store->append(events, &storeError)) {
+        m_seq = qMax(before, m_store->lastSeq());
+        ++m_counters.publishRejected;
+        return {Error{ErrorCode::StoreFailed, QStringLiteral("events not stored: %1").arg(storeError)}, {}};
+    }
+    for (const Event &event : events)
+        m_runs.try_emplace(event.run, event.run).first->second.apply(event);
+    m_counters.eventsIngested += events.size();
+    m_pending.append(events);
+    scheduleFlush();
+    Q_EMIT accepted(events);
+    return result;
+}
+
+void Hub::scheduleFlush()
+{
+    if (m_flushScheduled)
+        return;
+    m_flushScheduled = true;
+    // Everything accepted during this event-loop pass goes out together, as batch frames.
+    QMetaObject::invokeMethod(this, &Hub::flush, Qt::QueuedConnection);
+}
+
+QVector<Hub::Chunk> Hub::chunksFor(const QVector<int> &indices) const
+{
+    QVector<Chunk> chunks;
+    QVector<QByteArray> envelopes;
+    qint64 bytes = 0;
+    qint64 first = 0;
+    auto close = [&](qint64 last) {
+        chunks.append(Chunk{frameOf(envelopes), first, last});
+        envelopes.clear();
+        bytes = 0;
+    };
+    for (int i : indices) {
+        const Event &event = m_pending.at(i);
+        if (envelopes.isEmpty())
+            first = event.seq;
+        envelopes.append(event.envelope);
+        bytes += event.envelope.size();
+        if (bytes >= FrameBytes)
+            close(event.seq);
+    }
+    if (!envelopes.isEmpty())
+        close(m_pending.at(indices.last()).seq);
+    return chunks;
+}
+
+void Hub::deliver(const QVector<Subscription *> &subs, const QVector<int> &indices)
+{
+    if (subs.isEmpty() || indices.isEmpty())
+        return;
+    QVector<Chunk> shared;
+    const qint64 firstSeq = m_pending.at(indices.first()).seq;
+    const qint64 lastSeq = m_pending.at(indices.last()).seq;
+    for (Subscription *sub : subs) {
+        if (!sub->live || sub->cursor >= lastSeq)
+            continue;
+        QVector<Chunk> own;
+        const QVector<Chunk> *chunks = &shared;
+        if (sub->cursor >= firstSeq) {
+            // Replay already covered part of this pass: send only what is newer.
+            QVector<int> newer;
+            for (int i : indices) {
+                if (m_pending.at(i).seq > sub->cursor)
+                    newer.append(i);
+            }
+            own = chunksFor(newer);
+            chunks = &own;
+        } else if (shared.isEmpty()) {
+            shared = chunksFor(indices);
+        }
+        for (const Chunk &chunk : *chunks) {
+            sub->owner->sendFrame(chunk.frame);
+            ++m_counters.framesSent;
+        }
+        m_counters.deliveries += indices.size();
+        sub->cursor = lastSeq;
+        checkLag(sub->owner);
+    }
+}
+
+void Hub::flush()
+{
+    m_flushScheduled = false;
+    if (m_pending.isEmpty())
+        return;
+    // Group by run, keeping acceptance order inside each group.
+    QHash<QString, QVector<int>> byRun;
+    QVector<QString> runOrder;
+    QVector<int> all, lifecycle;
+    all.reserve(m_pending.size());
+    for (int i = 0; i < m_pending.size(); ++i) {
+        const Event &event = m_pending.at(i);
+        all.append(i);
+        if (isLifecycle(event.kind))
+            lifecycle.append(i);
+        if (!m_byRun.contains(event.run))
+            continue;
+        auto it = byRun.find(event.run);
+        if (it == byRun.end()) {
+            it = byRun.insert(event.run, {});
+            runOrder.append(event.run);
+        }
+        it->append(i);
+    }
+    for (const QString &run : runOrder)
+        deliver(m_byRun.value(run), byRun.value(run));
+    deliver(m_all, all);
+    deliver(m_lifecycle, lifecycle);
+    m_pending.clear();
+
+    const QVector<Subscriber *> cutting = std::exchange(m_cutting, {});
+    for (Subscriber *owner : cutting) {
+        ++m_counters.laggingDropped;
+        removeSubscriber(owner);
+        owner->cutLoose(CloseLagging, QStringLiteral("lagging: more than %1 bytes unsent")
+                                          .arg(m_config.maxQueueBytes));
+    }
+}
+
+void Hub::checkLag(Subscriber *owner)
+{
+    if (m_config.maxQueueBytes > 0 && owner->queuedBytes() > m_config.maxQueueBytes
+        && !m_cutting.contains(owner))
+        m_cutting.append(owner);
+}
+
+QVector<Subscription *> *Hub::indexFor(Subscription::Target target, const QString &run)
+{
+    switch (target) {
+    case Subscription::Target::All: return &m_all;
+    case Subscription::Target::Lifecycle: return &m_lifecycle;
+    case Subscription::Target::Run: break;
+    }
+    return &m_byRun[run];
+}
+
+Subscription *Hub::subscribe(Subscriber *owner, Subscription::Target target, const QString &run,
+                             qint64 since, bool announce)
+{
+    unsubscribe(owner, target, run);
+    auto sub = std::make_unique<Subscription>();
+    sub->owner = owner;
+    sub->target = target;
+    sub->run = run;
+    sub->announce = announce;
+    if (since < 0) {
+        sub->cursor = m_seq;
+    } else {
+        sub->cursor = since;
+    }
+    Subscription *raw = sub.get();
+    m_bySubscriber[owner].push_back(std::move(sub));
+    indexFor(target, run)->append(raw);
+    pump(raw);
+    return raw;
+}
+
+void Hub::pump(Subscription *sub)
+{
+    Subscriber *owner = sub->owner;
+    const qint64 room = qMax<qint64>(FrameBytes, m_config.maxQueueBytes / 2);
+    while (!sub->live) {
+        if (m_config.maxQueueBytes > 0 && owner->queuedBytes() >= room)
+            return; // continued by drained()
+        QVector<StoredEnvelope> chunk;
+        switch (sub->target) {
+        case Subscription::Target::Run:
+            chunk = m_store->readRun(sub->run, sub->cursor, ReplayChunkEvents, FrameBytes);
+            break;
+        case Subscription::Target::All:
+            chunk = m_store->readAll(sub->cursor, ReplayChunkEvents, FrameBytes);
+            break;
+        case Subscription::Target::Lifecycle:
+            chunk = m_store->readLifecycle(sub->cursor, ReplayChunkEvents, FrameBytes);
+            break;
+        }
+        if (chunk.isEmpty()) {
+            // Caught up: everything accepted so far is in the store, so live starts after m_seq.
+            sub->cursor = qMax(sub->cursor, m_seq);
+            sub->live = true;
+            if (sub->announce) {
+                const QJsonObject subscribed{{QStringLiteral("type"), QStringLiteral("subscribed")},
+                                             {QStringLiteral("run"), subscriptionName(*sub)},
+                                             {QStringLiteral("last_seq"), double(m_seq)}};
+                owner->sendFrame(QString::fromUtf8(Codec::compact(subscribed)));
+            }
+            return;
+        }
+        QVector<QByteArray> envelopes;
+        envelopes.reserve(chunk.size());
+        for (const StoredEnvelope &stored : chunk)
+            envelopes.append(stored.json);
+        owner->sendFrame(frameOf(envelopes));
+        ++m_counters.framesSent;
+        sub->cursor = chunk.last().seq;
+    }
+}
+
+void Hub::drained(Subscriber *owner)
+{
+    auto it = m_bySubscriber.find(owner);
+    if (it == m_bySubscriber.end())
+        return;
+    QVector<Subscription *> waiting;
+    for (const auto &sub : it->second) {
+        if (!sub->live)
+            waiting.append(sub.get());
+    }
+    for (Subscription *sub : waiting)
+        pump(sub);
+}
+
+void Hub::detach(Subscription *sub)
+{
+    QVector<Subscription *> *index = indexFor(sub->target, sub->run);
+    index->removeOne(sub);
+    if (sub->target == Subscription::Target::Run && index->isEmpty())
+        m_byRun.remove(sub->run);
+}
+
+bool Hub::unsubscribe(Subscriber *owner, Subscription::Target target, const QString &run)
+{
+    auto it = m_bySubscriber.find(owner);
+    if (it == m_bySubscriber.end())
+        return false;
+    auto &subs = it->second;
+    for (auto s = subs.begin(); s != subs.end(); ++s) {
+        if ((*s)->target == target && (target != Subscription::Target::Run || (*s)->run == run)) {
+            detach(s->get());
+            subs.erase(s);
+            return true;
+        }
+    }
+    return false;
+}
+
+void Hub::removeSubscriber(Subscriber *owner)
+{
+    auto it = m_bySubscriber.find(owner);
+    if (it == m_bySubscriber.end())
+        return;
+    for (const auto &sub : it->second)
+        detach(sub.get());
+    m_bySubscriber.erase(it);
+    m_cutting.removeAll(owner);
+}
+
+QStringList Hub::subscriptionsOf(Subscriber *owner) const
+{
+    QStringList names;
+    auto it = m_bySubscriber.find(owner);
+    if (it == m_bySubscriber.end())
+        return names;
+    for (const auto &sub : it->second)
+        names.append(subscriptionName(*sub));
+    return names;
+}
+
+int Hub::subscriberCount(const QString &run) const
+{
+    return int(m_byRun.value(run).size());
+}
+
+bool Hub::removeRun(const QString &id)
+{
+    auto it = m_runs.find(id);
+    if (it == m_runs.end())
+        return false;
+    flush();
+    m_store->removeRun(id);
+    m_runs.erase(it);
+    const QString notice = QString::fromUtf8(Codec::compact(
+        QJsonObject{{QStringLiteral("type"), QStringLiteral("run_deleted")}, {QStringLiteral("run"), id}}));
+    QVector<Subscriber *> told;
+    const QVector<Subscription *> targets = m_byRun.value(id) + m_all + m_lifecycle;
+    for (Subscription *sub : targets) {
+        if (!told.contains(sub->owner)) {
+            told.append(sub->owner);
+            sub->owner->sendFrame(notice);
+        }
+    }
+    Q_EMIT runRemoved(id);
+    return true;
+}
+
+const RunState *Hub::run(const QString &id) const
+{
+    auto it = m_runs.find(id);
+    return it == m_runs.end() ? nullptr : &it->second;
+}
+
+QVector<const RunState *> Hub::runs() const
+{
+    QVector<const RunState *> list;
+    list.reserve(int(m_runs.size()));
+    for (const auto &entry : m_runs)
+        list.append(&entry.second);
+    std::sort(list.begin(), list.end(), [](const RunState *a, const RunState *b) {
+        if (a->startedMs() != b->startedMs())
+            return a->startedMs() > b->startedMs();
+        return a->id() < b->id();
+    });
+    return list;
+}
+
+} // namespace Runwatch

@@ -1,0 +1,126 @@
+#pragma once
+
+#include "config.h"
+#include "event.h"
+#include "eventstore.h"
+#include "runstate.h"
+
+#include <QHash>
+#include <QJsonValue>
+#include <QObject>
+
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+namespace Runwatch {
+
+class Subscriber;
+
+// What a subscriber asked for: one run, every run ("*"), or the lifecycle stream of every run.
+struct Subscription {
+    enum class Target { Run, All, Lifecycle };
+    Subscriber *owner = nullptr;
+    Target target = Target::Run;
+    QString run;
+    qint64 cursor = 0;      // highest seq this subscription has delivered (or skipped over)
+    bool live = false;      // false while history is being replayed
+    bool announce = false;  // send {"type":"subscribed"} when replay ends (subscribe op)
+};
+
+// A consumer of envelopes: a WebSocket client (or a test double). Lives on the server thread.
+class Subscriber
+{
+public:
+    virtual ~Subscriber() = default;
+    virtual void sendFrame(const QString &frame) = 0;
+    virtual qint64 queuedBytes() const = 0;
+    // Called when the subscriber fell further behind than the bound allows.
+    virtual void cutLoose(int closeCode, const QString &reason) = 0;
+};
+
+struct PublishResult {
+    Error error;
+    QVector<qint64> seqs;
+};
+
+struct HubCounters {
+    qint64 eventsIngested = 0;
+    qint64 publishRejected = 0;
+    qint64 framesSent = 0;
+    qint64 deliveries = 0;
+    qint64 laggingDropped = 0;
+};
+
+// The heart of the server: assigns seq numbers, derives run state, stores, and fans events out,
+// replaying history before live events. Lives on the server thread; never blocks on a consumer.
+class Hub : public QObject
+{
+    Q_OBJECT
+public:
+    static constexpr int CloseLagging = 4008;
+
+    Hub(const ServerConfig &config, std::unique_ptr<EventStore> store, QObject *parent = nullptr);
+    ~Hub() override;
+
+    // Parses one event object or an array of them, all or nothing, and publishes them.
+    PublishResult publishJson(const QJsonValue &eventOrArray);
+    PublishResult publish(EventBatch events);
+
+    // Subscriptions. `since` < 0 means "live only" (replay=0).
+    Subscription *subscribe(Subscriber *owner, Subscription::Target target, const QString &run,
+                            qint64 since, bool announce);
+    bool unsubscribe(Subscriber *owner, Subscription::Target target, const QString &run);
+    void removeSubscriber(Subscriber *owner);
+    // A subscriber's socket drained: continue any replay that waited for room.
+    void drained(Subscriber *owner);
+    QStringList subscriptionsOf(Subscriber *owner) const;
+    int subscriberCount(const QString &run) const;
+
+    bool removeRun(const QString &run);
+
+    qint64 lastSeq() const { return m_seq; }
+    const RunState *run(const QString &id) const;
+    QVector<const RunState *> runs() const;
+    const EventStore &store() const { return *m_store; }
+    const HubCounters &counters() const { return m_counters; }
+    const ServerConfig &config() const { return m_config; }
+
+    // Delivers what is pending now instead of at the end of this event-loop pass.
+    void flush();
+
+Q_SIGNALS:
+    // Emitted after each accepted batch (for in-process viewers, which coalesce it themselves).
+    void accepted(const Runwatch::EventBatch &events);
+    void runRemoved(const QString &run);
+
+private:
+    struct Chunk {
+        QString frame;
+        qint64 firstSeq;
+        qint64 lastSeq;
+    };
+    void scheduleFlush();
+    void deliver(const QVector<Subscription *> &subs, const QVector<int> &indices);
+    QVector<Chunk> chunksFor(const QVector<int> &indices) const;
+    void pump(Subscription *sub);
+    void checkLag(Subscriber *owner);
+    QVector<Subscription *> *indexFor(Subscription::Target target, const QString &run);
+    void detach(Subscription *sub);
+
+    ServerConfig m_config;
+    std::unique_ptr<EventStore> m_store;
+    qint64 m_seq = 0;
+    std::map<QString, RunState> m_runs;
+    EventBatch m_pending;
+    bool m_flushScheduled = false;
+    std::unordered_map<Subscriber *, std::vector<std::unique_ptr<Subscription>>> m_bySubscriber;
+    QHash<QString, QVector<Subscription *>> m_byRun;
+    QVector<Subscription *> m_all;
+    QVector<Subscription *> m_lifecycle;
+    QVector<Subscriber *> m_cutting;
+    HubCounters m_counters;
+};
+
+} // namespace Runwatch

@@ -1,0 +1,347 @@
+#include "restapi.h"
+
+#include "codec.h"
+#include "downsample.h"
+#include "endpoint.h"
+#include "hub.h"
+#include "version.h"
+#include "wsclient.h"
+
+#include <QFile>
+#include <QJsonArray>
+
+#include <limits>
+
+namespace Runwatch {
+
+namespace {
+
+HttpResponse errorResponse(ErrorCode code, const QString &message)
+{
+    return HttpResponse::error(httpStatusFor(code), errorCodeName(code), message);
+}
+
+HttpResponse unknownRun(const QString &id)
+{
+    return errorResponse(ErrorCode::UnknownRun, QStringLiteral("no run \"%1\"").arg(id));
+}
+
+HttpResponse methodNotAllowed(const QByteArray &allow)
+{
+    HttpResponse r = errorResponse(ErrorCode::MethodNotAllowed, QStringLiteral("allowed: %1").arg(QString::fromLatin1(allow)));
+    r.addHeader("Allow", allow);
+    return r;
+}
+
+// Parses an optional non-negative integer query parameter.
+bool queryInteger(const HttpRequest &request, const QString &key, qint64 fallback, qint64 *out, QString *error)
+{
+    bool present = false;
+    const QString text = request.queryValue(key, &present);
+    if (!present || text.isEmpty()) {
+        *out = fallback;
+        return true;
+    }
+    bool ok = false;
+    const qint64 value = text.toLongLong(&ok);
+    if (!ok || value < 0) {
+        *error = QStringLiteral("%1= must be a non-negative integer").arg(key);
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+} // namespace
+
+RestApi::RestApi(Endpoint *endpoint)
+    : m_endpoint(endpoint)
+    , m_hub(endpoint->hub())
+{
+}
+
+HttpResponse RestApi::handle(const HttpRequest &request, Role role, bool wrongToken)
+{
+    QStringList path;
+    if (!Http::splitPath(request.path, &path))
+        return errorResponse(ErrorCode::InvalidRequest, QStringLiteral("the path is not valid UTF-8"));
+    const QByteArray &method = request.method;
+    const bool get = method == "GET" || method == "HEAD";
+
+    // Open to everyone: the dashboard page (it asks for a token itself) and the health check.
+    if (path.size() == 1 && (path.at(0).isEmpty() || path.at(0) == QLatin1String("index.html")))
+        return get ? dashboard() : methodNotAllowed("GET, HEAD");
+    if (path == QStringList{QStringLiteral("healthz")})
+        return get ? healthz() : methodNotAllowed("GET, HEAD");
+
+    const bool isApi = path.value(0) == QLatin1String("api")
+        || path == QStringList{QStringLiteral("metrics")};
+    if (!isApi)
+        return errorResponse(ErrorCode::NotFound, QStringLiteral("nothing at %1").arg(QString::fromUtf8(request.path)));
+    if (wrongToken)
+        return errorResponse(ErrorCode::AuthFailed, QStringLiteral("wrong token"));
+    if (!canRead(role))
+        return errorResponse(ErrorCode::AuthRequired, QStringLiteral("this endpoint needs a token: Authorization: Bearer … or ?token=…"));
+
+    if (path.at(0) == QLatin1String("metrics"))
+        return get ? prometheus() : methodNotAllowed("GET, HEAD");
+
+    const QString second = path.value(1);
+    if (second == QLatin1String("events") && path.size() == 2) {
+        if (method != "POST")
+            return methodNotAllowed("POST");
+        if (!canPublish(role))
+            return errorResponse(ErrorCode::Forbidden, QStringLiteral("a %1 token may not publish").arg(roleName(role)));
+        return postEvents(request);
+    }
+    if (second == QLatin1String("clients") && path.size() == 2) {
+        if (!get)
+            return methodNotAllowed("GET, HEAD");
+        if (!isAdmin(role))
+            return errorResponse(ErrorCode::Forbidden, QStringLiteral("listing clients needs the admin token"));
+        return clients();
+    }
+    if (second != QLatin1String("runs"))
+        return errorResponse(ErrorCode::NotFound, QStringLiteral("nothing at %1").arg(QString::fromUtf8(request.path)));
+
+    if (path.size() == 2)
+        return get ? runs() : methodNotAllowed("GET, HEAD");
+    const QString id = path.at(2);
+    if (path.size() == 3) {
+        if (method == "DELETE") {
+            if (!isAdmin(role))
+                return errorResponse(ErrorCode::Forbidden, QStringLiteral("deleting a run needs the admin token"));
+            return deleteRun(id);
+        }
+        return get ? run(id) : methodNotAllowed("GET, HEAD, DELETE");
+    }
+    if (!get)
+        return methodNotAllowed("GET, HEAD");
+    const QString what = path.at(3);
+    if (what == QLatin1String("events") && path.size() == 4)
+        return events(id, request);
+    if (what == QLatin1String("subscribers") && path.size() == 4)
+        return subscribers(id);
+    if (what == QLatin1String("metrics")) {
+        if (path.size() == 4)
+            return metricNames(id);
+        // A metric name may itself hold slashes ("train/loss"), encoded or not.
+        return metricSeries(id, path.mid(4).join(QLatin1Char('/')), request);
+    }
+    return errorResponse(ErrorCode::NotFound, QStringLiteral("nothing at %1").arg(QString::fromUtf8(request.path)));
+}
+
+HttpResponse RestApi::dashboard() const
+{
+    QFile file(QStringLiteral(":/runwatch/web/index.html"));
+    HttpResponse r;
+    r.contentType = "text/html; charset=utf-8";
+    if (file.open(QIODevice::ReadOnly)) {
+        r.body = file.readAll();
+    } else {
+        r.body = "<!doctype html><title>Runwatch</title><p>Runwatch is running; the dashboard page is not "
+                 "part of this build. The REST API is at <a href=\"/api/runs\">/api/runs</a>.</p>";
+    }
+    r.addHeader("Content-Security-Policy",
+                "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+                "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+    r.addHeader("X-Frame-Options", "DENY");
+    return r;
+}
+
+HttpResponse RestApi::healthz() const
+{
+    return HttpResponse::json(200, Codec::compact(QJsonObject{
+        {QStringLiteral("status"), QStringLiteral("ok")},
+        {QStringLiteral("version"), QStringLiteral(RUNWATCH_VERSION)},
+        {QStringLiteral("protocol"), 1},
+        {QStringLiteral("uptime_s"), double(m_endpoint->uptimeMs()) / 1000.0},
+        {QStringLiteral("last_seq"), double(m_hub->lastSeq())},
+        {QStringLiteral("runs"), int(m_hub->runs().size())},
+        {QStringLiteral("clients"), int(m_endpoint->clients().size())},
+    }));
+}
+
+HttpResponse RestApi::prometheus() const
+{
+    const HubCounters &hub = m_hub->counters();
+    const EndpointCounters &ep = m_endpoint->counters();
+    qint64 queued = 0;
+    for (const WsClient *client : m_endpoint->clients())
+        queued += client->queuedBytes();
+    QByteArray out;
+    auto metric = [&](const char *name, const char *type, const char *help, qint64 value, const char *labels = nullptr) {
+        out.append("# HELP runwatch_").append(name).append(' ').append(help).append('\n');
+        out.append("# TYPE runwatch_").append(name).append(' ').append(type).append('\n');
+        out.append("runwatch_").append(name);
+        if (labels)
+            out.append('{').append(labels).append('}');
+        out.append(' ').append(QByteArray::number(value)).append('\n');
+    };
+    metric("connections", "gauge", "Open WebSocket connections.", m_endpoint->clients().size(), "kind=\"websocket\"");
+    out.append("runwatch_connections{kind=\"http\"} ").append(QByteArray::number(m_endpoint->httpConnections())).append('\n');
+    metric("websocket_accepted_total", "counter", "WebSocket connections accepted.", ep.wsAccepted);
+    metric("http_requests_total", "counter", "HTTP requests answered.", ep.httpRequests);
+    metric("events_ingested_total", "counter", "Events accepted and stored.", hub.eventsIngested);
+    metric("publish_rejected_total", "counter", "Publish requests refused (invalid or not stored).", hub.publishRejected);
+    metric("frames_sent_total", "counter", "WebSocket frames of events sent to subscribers.", hub.framesSent);
+    metric("deliveries_total", "counter", "Live events delivered to subscribers.", hub.deliveries);
+    metric("clients_dropped_total", "counter", "Clients disconnected by the server.", hub.laggingDropped, "reason=\"lagging\"");
+    out.append("runwatch_clients_dropped_total{reason=\"keepalive\"} ").append(QByteArray::number(ep.keepaliveDropped)).append('\n');
+    metric("queue_bytes", "gauge", "Bytes queued for WebSocket clients and not yet written.", queued);
+    metric("runs", "gauge", "Runs known to the server.", m_hub->runs().size());
+    metric("last_seq", "gauge", "Highest seq assigned.", m_hub->lastSeq());
+    metric("stored_events", "gauge", "Events held for replay.", m_hub->store().storedEvents());
+    metric("stored_bytes", "gauge", "Bytes held for replay.", m_hub->store().storedBytes());
+    metric("uptime_seconds", "gauge", "Seconds since the server started.", m_endpoint->uptimeMs() / 1000);
+    HttpResponse r;
+    r.contentType = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = out;
+    return r;
+}
+
+HttpResponse RestApi::runs() const
+{
+    QByteArray out = "[";
+    bool first = true;
+    for (const RunState *state : m_hub->runs()) {
+        if (!first)
+            out.append(',');
+        first = false;
+        out.append(Codec::compact(state->summary(false)));
+    }
+    out.append(']');
+    return HttpResponse::json(200, out);
+}
+
+HttpResponse RestApi::run(const QString &id) const
+{
+    const RunState *state = m_hub->run(id);
+    if (!state)
+        return unknownRun(id);
+    return HttpResponse::json(200, Codec::compact(state->summary(true)));
+}
+
+HttpResponse RestApi::events(const QString &id, const HttpRequest &request) const
+{
+    if (!m_hub->run(id))
+        return unknownRun(id);
+    qint64 since = 0, limit = 0;
+    QString error;
+    if (!queryInteger(request, QStringLiteral("since"), 0, &since, &error)
+        || !queryInteger(request, QStringLiteral("limit"), 10000, &limit, &error))
+        return errorResponse(ErrorCode::InvalidRequest, error);
+    limit = qBound(qint64(1), limit, qint64(100000));
+    const QVector<StoredEnvelope> stored = m_hub->store().readRun(id, since, int(limit), std::numeric_limits<qint64>::max());
+    QByteArray out = "[";
+    for (qsizetype i = 0; i < stored.size(); ++i) {
+        if (i)
+            out.append(',');
+        out.append(stored.at(i).json);
+    }
+    out.append(']');
+    HttpResponse r = HttpResponse::json(200, out);
+    if (stored.size() == limit)
+        r.addHeader("X-Runwatch-Next-Since", QByteArray::number(stored.last().seq));
+    return r;
+}
+
+HttpResponse RestApi::metricNames(const QString &id) const
+{
+    const RunState *state = m_hub->run(id);
+    if (!state)
+        return unknownRun(id);
+    return HttpResponse::json(200, Codec::compact(QJsonArray::fromStringList(state->metricNames())));
+}
+
+HttpResponse RestApi::metricSeries(const QString &id, const QString &name, const HttpRequest &request) const
+{
+    const RunState *state = m_hub->run(id);
+    if (!state)
+        return unknownRun(id);
+    const MetricSeries *series = state->series(name);
+    if (!series)
+        return errorResponse(ErrorCode::UnknownMetric, QStringLiteral("run \"%1\" has no metric \"%2\"").arg(id, name));
+    qint64 maxPoints = 0;
+    QString error;
+    if (!queryInteger(request, QStringLiteral("max_points"), 0, &maxPoints, &error))
+        return errorResponse(ErrorCode::InvalidRequest, error);
+    const QString format = request.queryValue(QStringLiteral("format"));
+    if (!format.isEmpty() && format != QLatin1String("json") && format != QLatin1String("csv"))
+        return errorResponse(ErrorCode::InvalidRequest, QStringLiteral("format= must be json or csv"));
+    const QVector<qsizetype> picked = downsampleMinMax(series->values.constData(), series->size(), maxPoints);
+
+    QByteArray out;
+    out.reserve(picked.size() * 40 + 128);
+    if (format == QLatin1String("csv")) {
+        out.append("step,value,ts\n");
+        for (qsizetype i : picked) {
+            QByteArray value = Codec::metricValueJson(series->values.at(i));
+            if (value.startsWith('"'))
+                value = value.mid(1, value.size() - 2);
+            out.append(QByteArray::number(series->steps.at(i))).append(',').append(value).append(',');
+            out.append(QByteArray::number(series->tsMs.at(i))).append('\n');
+        }
+        HttpResponse r;
+        r.contentType = "text/csv; charset=utf-8";
+        r.body = out;
+        return r;
+    }
+    out.append("{\"run\":").append(Codec::jsonString(id));
+    out.append(",\"name\":").append(Codec::jsonString(name));
+    out.append(",\"total\":").append(QByteArray::number(series->size()));
+    out.append(",\"points\":[");
+    bool first = true;
+    for (qsizetype i : picked) {
+        if (!first)
+            out.append(',');
+        first = false;
+        out.append('[').append(QByteArray::number(series->steps.at(i))).append(',');
+        out.append(Codec::metricValueJson(series->values.at(i))).append(',');
+        out.append(QByteArray::number(series->tsMs.at(i))).append(']');
+    }
+    out.append("]}");
+    return HttpResponse::json(200, out);
+}
+
+HttpResponse RestApi::postEvents(const HttpRequest &request)
+{
+    Error error;
+    const QJsonDocument doc = Codec::parseJson(request.body, &error);
+    if (error)
+        return errorResponse(error.code, error.message);
+    const QJsonValue payload = doc.isArray() ? QJsonValue(doc.array()) : QJsonValue(doc.object());
+    const PublishResult result = m_hub->publishJson(payload);
+    if (result.error)
+        return errorResponse(result.error.code, result.error.message);
+    QJsonArray seqs;
+    for (qint64 seq : result.seqs)
+        seqs.append(double(seq));
+    return HttpResponse::json(200, Codec::compact(QJsonObject{{QStringLiteral("accepted"), int(result.seqs.size())},
+                                                              {QStringLiteral("seq"), seqs}}));
+}
+
+HttpResponse RestApi::deleteRun(const QString &id)
+{
+    if (!m_hub->removeRun(id))
+        return unknownRun(id);
+    return HttpResponse::json(200, Codec::compact(QJsonObject{{QStringLiteral("deleted"), id}}));
+}
+
+HttpResponse RestApi::clients() const
+{
+    QJsonArray list;
+    for (const WsClient *client : m_endpoint->clients())
+        list.append(client->describe());
+    return HttpResponse::json(200, Codec::compact(list));
+}
+
+HttpResponse RestApi::subscribers(const QString &id) const
+{
+    const int count = m_hub->subscriberCount(id);
+    if (!m_hub->run(id) && count == 0)
+        return unknownRun(id);
+    return HttpResponse::json(200, Codec::compact(QJsonObject{{QStringLiteral("run"), id}, {QStringLiteral("subscribers"), count}}));
+}
+
+} // namespace Runwatch

@@ -1,0 +1,37 @@
+#pragma once
+
+#include "config.h"
+#include "http.h"
+
+namespace Runwatch {
+
+class Endpoint;
+class Hub;
+
+// The REST half of the contract. Runs on the server thread; answers synchronously.
+class RestApi
+{
+public:
+    explicit RestApi(Endpoint *endpoint);
+
+    HttpResponse handle(const HttpRequest &request, Role role, bool wrongToken);
+
+private:
+    HttpResponse dashboard() const;
+    HttpResponse healthz() const;
+    HttpResponse prometheus() const;
+    HttpResponse runs() const;
+    HttpResponse run(const QString &id) const;
+    HttpResponse events(const QString &id, const HttpRequest &request) const;
+    HttpResponse metricNames(const QString &id) const;
+    HttpResponse metricSeries(const QString &id, const QString &name, const HttpRequest &request) const;
+    HttpResponse postEvents(const HttpRequest &request);
+    HttpResponse deleteRun(const QString &id);
+    HttpResponse clients() const;
+    HttpResponse subscribers(const QString &id) const;
+
+    Endpoint *m_endpoint;
+    Hub *m_hub;
+};
+
+} // namespace Runwatch

@@ -1,0 +1,360 @@
+#include "runstate.h"
+
+#include "codec.h"
+
+#include <QJsonArray>
+
+#include <cmath>
+
+namespace Runwatch {
+
+namespace {
+
+QJsonValue numberOrNull(double value)
+{
+    return value < 0 ? QJsonValue() : QJsonValue(value);
+}
+
+QJsonValue metricJson(double value)
+{
+    if (std::isnan(value))
+        return QStringLiteral("NaN");
+    if (std::isinf(value))
+        return value > 0 ? QStringLiteral("Infinity") : QStringLiteral("-Infinity");
+    return value;
+}
+
+QJsonValue timeOrNull(qint64 ms)
+{
+    return ms > 0 ? QJsonValue(Codec::formatTimestamp(ms)) : QJsonValue();
+}
+
+bool truthy(const QJsonValue &value)
+{
+    switch (value.type()) {
+    case QJsonValue::Bool: return value.toBool();
+    case QJsonValue::String: return !value.toString().isEmpty();
+    case QJsonValue::Double: return value.toDouble() != 0;
+    case QJsonValue::Array:
+    case QJsonValue::Object: return true;
+    default: return false;
+    }
+}
+
+bool resultIsError(const QJsonObject &data)
+{
+    if (truthy(data.value(QLatin1String("error"))))
+        return true;
+    for (const char *key : {"success", "ok", "passed", "correct"}) {
+        const QJsonValue v = data.value(QLatin1String(key));
+        if (v.isBool() && !v.toBool())
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+RunState::RunState(const QString &id)
+    : m_id(id)
+    , m_name(id)
+{
+}
+
+bool RunState::isFinished() const
+{
+    return m_status == QLatin1String("completed") || m_status == QLatin1String("failed")
+        || m_status == QLatin1String("cancelled");
+}
+
+StepState &RunState::stepFor(const QString &id, qint64 tsMs)
+{
+    auto it = m_stepIndex.constFind(id);
+    if (it != m_stepIndex.constEnd())
+        return m_steps[*it];
+    StepState step;
+    step.id = id;
+    step.name = id;
+    step.status = QStringLiteral("pending");
+    step.startedMs = tsMs;
+    m_stepIndex.insert(id, int(m_steps.size()));
+    m_steps.append(step);
+    return m_steps.last();
+}
+
+void RunState::appendOutput(const QString &text)
+{
+    m_output.append(text);
+    if (m_output.size() > MaxOutputChars)
+        m_output.remove(0, m_output.size() - MaxOutputChars * 3 / 4);
+}
+
+void RunState::apply(const Event &event)
+{
+    const QJsonObject &data = event.data;
+    ++m_eventCount;
+    m_lastSeq = event.seq;
+    m_updatedMs = event.tsMs;
+    if (m_startedMs == 0)
+        m_startedMs = event.tsMs;
+
+    auto setStatus = [&](const QString &status, const QString &message) {
+        m_status = status;
+        m_statusMessage = message;
+        if (isFinished())
+            m_endedMs = event.tsMs;
+        else
+            m_endedMs = 0;
+    };
+
+    switch (event.kind) {
+    case EventKind::RunStarted: {
+        const QString name = data.value(QLatin1String("name")).toString();
+        if (!name.isEmpty())
+            m_name = name;
+        const QString kind = data.value(QLatin1String("kind")).toString();
+        if (!kind.isEmpty())
+            m_kind = kind;
+        if (data.value(QLatin1String("config")).isObject())
+            m_config = data.value(QLatin1String("config")).toObject();
+        if (data.value(QLatin1String("tags")).isArray()) {
+            m_tags.clear();
+            for (const QJsonValue &tag : data.value(QLatin1String("tags")).toArray())
+                m_tags.append(tag.toString());
+        }
+        if (data.value(QLatin1String("total_steps")).isDouble())
+            m_total = data.value(QLatin1String("total_steps")).toDouble();
+        if (data.value(QLatin1String("total_epochs")).isDouble())
+            m_totalEpochs = data.value(QLatin1String("total_epochs")).toDouble();
+        m_startedMs = event.tsMs;
+        setStatus(QStringLiteral("running"), QString());
+        break;
+    }
+    case EventKind::RunStatus:
+        setStatus(data.value(QLatin1String("status")).toString(),
+                  data.value(QLatin1String("message")).toString());
+        break;
+    case EventKind::Progress:
+        for (auto it = data.constBegin(); it != data.constEnd(); ++it) {
+            const QString &key = it.key();
+            const double v = it.value().toDouble(-1);
+            if (key == QLatin1String("completed"))
+                m_completed = v;
+            else if (key == QLatin1String("total"))
+                m_total = v;
+            else if (key == QLatin1String("epoch"))
+                m_epoch = v;
+            else if (key == QLatin1String("total_epochs"))
+                m_totalEpochs = v;
+            else if (key == QLatin1String("eta_s"))
+                m_etaS = v;
+            else if (key == QLatin1String("step") && it.value().isDouble())
+                m_currentStep = qint64(v);
+            else if (it.value().isDouble())
+                m_progressExtra.insert(key, it.value());
+        }
+        if (!data.contains(QLatin1String("step")))
+            m_currentStep = qint64(m_completed);
+        if (m_status == QLatin1String("pending"))
+            setStatus(QStringLiteral("running"), QString());
+        break;
+    case EventKind::Metric: {
+        const QJsonValue stepValue = data.value(QLatin1String("step"));
+        const bool hasStep = stepValue.isDouble();
+        const qint64 step = hasStep ? qint64(stepValue.toDouble()) : -1;
+        if (hasStep && step > m_currentStep)
+            m_currentStep = step;
+        for (auto it = data.constBegin(); it != data.constEnd(); ++it) {
+            if (it.key() == QLatin1String("step"))
+                continue;
+            double v;
+            if (!Codec::metricValue(it.value(), &v))
+                continue;
+            MetricSeries &series = m_series[it.key()];
+            // Without a step, a point's x is its index in the series.
+            series.steps.append(hasStep ? step : qint64(series.size()));
+            series.values.append(v);
+            series.tsMs.append(event.tsMs);
+            m_latest[it.key()] = v;
+        }
+        if (m_status == QLatin1String("pending"))
+            setStatus(QStringLiteral("running"), QString());
+        break;
+    }
+    case EventKind::StepStarted:
+    case EventKind::StepProgress:
+    case EventKind::StepCompleted:
+    case EventKind::StepFailed: {
+        StepState &step = stepFor(event.step, event.tsMs);
+        const QString name = data.value(QLatin1String("name")).toString();
+        if (!name.isEmpty())
+            step.name = name;
+        if (data.value(QLatin1String("message")).isString())
+            step.message = data.value(QLatin1String("message")).toString();
+        if (data.value(QLatin1String("progress")).isDouble())
+            step.progress = data.value(QLatin1String("progress")).toDouble();
+        if (data.contains(QLatin1String("result")))
+            step.result = data.value(QLatin1String("result"));
+        step.updatedMs = event.tsMs;
+        if (event.kind == EventKind::StepStarted) {
+            step.status = QStringLiteral("running");
+            step.startedMs = event.tsMs;
+            step.endedMs = 0;
+        } else if (event.kind == EventKind::StepProgress) {
+            if (step.status == QLatin1String("pending"))
+                step.status = QStringLiteral("running");
+        } else if (event.kind == EventKind::StepCompleted) {
+            step.status = QStringLiteral("completed");
+            step.progress = 1.0;
+            step.endedMs = event.tsMs;
+        } else {
+            step.status = QStringLiteral("failed");
+            step.endedMs = event.tsMs;
+            if (step.message.isEmpty())
+                step.message = data.value(QLatin1String("error")).toString();
+        }
+        break;
+    }
+    case EventKind::Log: {
+        const QString level = data.value(QLatin1String("level")).toString(QStringLiteral("info"));
+        if (level == QLatin1String("error")) {
+            ++m_errorCount;
+            m_lastError = data.value(QLatin1String("message")).toString();
+        }
+        break;
+    }
+    case EventKind::Token:
+        appendOutput(data.value(QLatin1String("text")).toString());
+        break;
+    case EventKind::Result:
+        ++m_resultCount;
+        if (resultIsError(data)) {
+            ++m_errorCount;
+            ++m_resultErrors;
+        }
+        break;
+    case EventKind::ErrorEvent:
+        ++m_errorCount;
+        m_lastError = data.value(QLatin1String("message")).toString();
+        break;
+    case EventKind::RunCompleted:
+        if (!data.isEmpty())
+            m_summaryData = data.value(QLatin1String("summary")).isObject()
+                ? data.value(QLatin1String("summary")).toObject()
+                : data;
+        setStatus(QStringLiteral("completed"), data.value(QLatin1String("message")).toString());
+        if (m_total > 0 && m_completed < m_total && m_completed >= 0)
+            m_completed = m_total;
+        break;
+    case EventKind::RunFailed:
+        setStatus(QStringLiteral("failed"), data.value(QLatin1String("message")).toString());
+        if (!m_statusMessage.isEmpty())
+            m_lastError = m_statusMessage;
+        break;
+    case EventKind::Other:
+        break;
+    }
+}
+
+QStringList RunState::metricNames() const
+{
+    QStringList names;
+    names.reserve(int(m_series.size()));
+    for (const auto &entry : m_series)
+        names.append(entry.first);
+    return names;
+}
+
+const MetricSeries *RunState::series(const QString &name) const
+{
+    auto it = m_series.find(name);
+    return it == m_series.end() ? nullptr : &it->second;
+}
+
+QJsonObject RunState::stepJson(const StepState &step) const
+{
+    QJsonObject object{{QStringLiteral("id"), step.id},
+                       {QStringLiteral("name"), step.name},
+                       {QStringLiteral("status"), step.status},
+                       {QStringLiteral("progress"), numberOrNull(step.progress)},
+                       {QStringLiteral("message"), step.message},
+                       {QStringLiteral("started_at"), timeOrNull(step.startedMs)},
+                       {QStringLiteral("ended_at"), timeOrNull(step.endedMs)}};
+    if (step.endedMs > 0 && step.startedMs > 0)
+        object.insert(QStringLiteral("duration_s"), double(step.endedMs - step.startedMs) / 1000.0);
+    else
+        object.insert(QStringLiteral("duration_s"), QJsonValue());
+    if (!step.result.isUndefined())
+        object.insert(QStringLiteral("result"), step.result);
+    return object;
+}
+
+QJsonObject RunState::summary(bool withSteps) const
+{
+    double progress = -1;
+    if (m_status == QLatin1String("completed"))
+        progress = 1.0;
+    else if (m_total > 0 && m_completed >= 0)
+        progress = qBound(0.0, m_completed / m_total, 1.0);
+
+    QJsonObject metrics;
+    for (const auto &entry : m_latest)
+        metrics.insert(entry.first, metricJson(entry.second));
+
+    int stepsDone = 0, stepsFailed = 0, stepsRunning = 0;
+    for (const StepState &step : m_steps) {
+        if (step.status == QLatin1String("completed"))
+            ++stepsDone;
+        else if (step.status == QLatin1String("failed"))
+            ++stepsFailed;
+        else if (step.status == QLatin1String("running"))
+            ++stepsRunning;
+    }
+
+    QJsonObject object{
+        {QStringLiteral("id"), m_id},
+        {QStringLiteral("name"), m_name},
+        {QStringLiteral("kind"), m_kind},
+        {QStringLiteral("status"), m_status},
+        {QStringLiteral("status_message"), m_statusMessage},
+        {QStringLiteral("progress"), numberOrNull(progress)},
+        {QStringLiteral("completed"), numberOrNull(m_completed)},
+        {QStringLiteral("total"), numberOrNull(m_total)},
+        {QStringLiteral("current_step"), m_currentStep < 0 ? QJsonValue() : QJsonValue(double(m_currentStep))},
+        {QStringLiteral("current_epoch"), numberOrNull(m_epoch)},
+        {QStringLiteral("total_epochs"), numberOrNull(m_totalEpochs)},
+        {QStringLiteral("eta_s"), numberOrNull(m_etaS)},
+        {QStringLiteral("metrics"), metrics},
+        {QStringLiteral("started_at"), timeOrNull(m_startedMs)},
+        {QStringLiteral("ended_at"), timeOrNull(m_endedMs)},
+        {QStringLiteral("updated_at"), timeOrNull(m_updatedMs)},
+        {QStringLiteral("event_count"), double(m_eventCount)},
+        {QStringLiteral("error_count"), double(m_errorCount)},
+        {QStringLiteral("result_count"), double(m_resultCount)},
+        {QStringLiteral("last_error"), m_lastError.isEmpty() ? QJsonValue() : QJsonValue(m_lastError)},
+        {QStringLiteral("last_seq"), double(m_lastSeq)},
+        {QStringLiteral("config"), m_config},
+        {QStringLiteral("tags"), QJsonArray::fromStringList(m_tags)},
+        {QStringLiteral("step_counts"), QJsonObject{{QStringLiteral("total"), int(m_steps.size())},
+                                                     {QStringLiteral("completed"), stepsDone},
+                                                     {QStringLiteral("failed"), stepsFailed},
+                                                     {QStringLiteral("running"), stepsRunning}}},
+    };
+    if (m_resultCount > 0)
+        object.insert(QStringLiteral("success_rate"),
+                      double(m_resultCount - m_resultErrors) / double(m_resultCount));
+    if (!m_progressExtra.isEmpty())
+        object.insert(QStringLiteral("progress_extra"), m_progressExtra);
+    if (!m_summaryData.isEmpty())
+        object.insert(QStringLiteral("summary"), m_summaryData);
+    if (withSteps) {
+        QJsonArray steps;
+        for (const StepState &step : m_steps)
+            steps.append(stepJson(step));
+        object.insert(QStringLiteral("steps"), steps);
+        object.insert(QStringLiteral("output_chars"), double(m_output.size()));
+    }
+    return object;
+}
+
+} // namespace Runwatch

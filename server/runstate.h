@@ -1,0 +1,100 @@
+#pragma once
+
+#include "event.h"
+
+#include <QHash>
+#include <QJsonObject>
+#include <QStringList>
+#include <QVector>
+
+#include <map>
+
+namespace Runwatch {
+
+// One metric's points as parallel compact arrays: no per-point object.
+struct MetricSeries {
+    QVector<qint64> steps;
+    QVector<double> values;
+    QVector<qint64> tsMs;
+    qsizetype size() const { return steps.size(); }
+};
+
+struct StepState {
+    QString id;
+    QString name;
+    QString status;       // running, completed, failed
+    double progress = -1; // 0..1, or -1 when never sent
+    QString message;
+    QJsonValue result;
+    qint64 startedMs = 0;
+    qint64 endedMs = 0;
+    qint64 updatedMs = 0;
+};
+
+// Everything the server derives about one run from its events. Lives on the server thread;
+// copies (without the series) travel to viewers as snapshots.
+class RunState
+{
+public:
+    explicit RunState(const QString &id = QString());
+
+    void apply(const Event &event);
+
+    const QString &id() const { return m_id; }
+    QString status() const { return m_status; }
+    qint64 lastSeq() const { return m_lastSeq; }
+    qint64 eventCount() const { return m_eventCount; }
+    qint64 errorCount() const { return m_errorCount; }
+    bool isFinished() const;
+    qint64 startedMs() const { return m_startedMs; }
+    qint64 endedMs() const { return m_endedMs; }
+    qint64 updatedMs() const { return m_updatedMs; }
+
+    QStringList metricNames() const;
+    const MetricSeries *series(const QString &name) const;
+    const QVector<StepState> &steps() const { return m_steps; }
+    const QString &output() const { return m_output; }
+
+    // The run summary of GET /api/runs; withSteps adds the steps table.
+    QJsonObject summary(bool withSteps = false) const;
+    QJsonObject stepJson(const StepState &step) const;
+
+    // Bounds what the text output keeps in memory (the newest characters survive).
+    static constexpr qsizetype MaxOutputChars = 4 * 1024 * 1024;
+
+private:
+    StepState &stepFor(const QString &id, qint64 tsMs);
+    void appendOutput(const QString &text);
+
+    QString m_id;
+    QString m_name;
+    QString m_kind = QStringLiteral("other");
+    QString m_status = QStringLiteral("pending");
+    QString m_statusMessage;
+    QJsonObject m_config;
+    QStringList m_tags;
+    double m_completed = -1;
+    double m_total = -1;
+    double m_epoch = -1;
+    double m_totalEpochs = -1;
+    double m_etaS = -1;
+    qint64 m_currentStep = -1;
+    QJsonObject m_progressExtra;
+    QJsonObject m_summaryData;
+    std::map<QString, MetricSeries> m_series;
+    std::map<QString, double> m_latest;
+    QVector<StepState> m_steps;
+    QHash<QString, int> m_stepIndex;
+    QString m_output;
+    QString m_lastError;
+    qint64 m_lastSeq = 0;
+    qint64 m_eventCount = 0;
+    qint64 m_errorCount = 0;
+    qint64 m_resultCount = 0;
+    qint64 m_resultErrors = 0;
+    qint64 m_startedMs = 0;
+    qint64 m_endedMs = 0;
+    qint64 m_updatedMs = 0;
+};
+
+} // namespace Runwatch

@@ -1,0 +1,130 @@
+#include "server.h"
+
+#include "endpoint.h"
+#include "hub.h"
+#include "memorystore.h"
+
+#include <QDir>
+#include <QFileInfo>
+#include <QSemaphore>
+#include <QTemporaryFile>
+#include <QThread>
+
+namespace Runwatch {
+
+Server::Server(const ServerConfig &config, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+{
+}
+
+Server::~Server()
+{
+    stop();
+}
+
+bool Server::prepareDataDir(const QString &dir, QString *error)
+{
+    if (dir.isEmpty()) {
+        *error = QStringLiteral("no data dir given");
+        return false;
+    }
+    const QFileInfo info(dir);
+    if (info.exists() && !info.isDir()) {
+        *error = QStringLiteral("data dir %1 is not a directory").arg(dir);
+        return false;
+    }
+    if (!QDir().mkpath(dir)) {
+        *error = QStringLiteral("cannot create data dir %1").arg(dir);
+        return false;
+    }
+    QTemporaryFile probe(QDir(dir).filePath(QStringLiteral(".write-test-XXXXXX")));
+    if (!probe.open()) {
+        *error = QStringLiteral("data dir %1 is not writable: %2").arg(dir, probe.errorString());
+        return false;
+    }
+    return true;
+}
+
+bool Server::start(QString *error)
+{
+    if (m_endpoint)
+        return true;
+    QString seqFile;
+    if (!m_config.dataDir.isEmpty()) {
+        if (!prepareDataDir(m_config.dataDir, error))
+            return false;
+        seqFile = QDir(m_config.dataDir).filePath(QStringLiteral("seq.reserved"));
+    }
+
+    m_thread = new QThread(this);
+    m_thread->setObjectName(QStringLiteral("runwatch-server"));
+    m_thread->start();
+    m_context = new QObject;
+    m_context->moveToThread(m_thread);
+
+    bool ok = false;
+    QString failure;
+    QMetaObject::invokeMethod(
+        m_context,
+        [&] {
+            auto store = std::make_unique<MemoryStore>(m_config.memoryHistoryBytes, seqFile);
+            auto *hub = new Hub(m_config, std::move(store), m_context);
+            auto *endpoint = new Endpoint(m_config, hub, m_context);
+            if (!endpoint->listen(&failure)) {
+                delete endpoint;
+                delete hub;
+                return;
+            }
+            m_hub = hub;
+            m_endpoint = endpoint;
+            m_port = endpoint->port();
+            m_host = endpoint->host();
+            ok = true;
+        },
+        Qt::BlockingQueuedConnection);
+    if (!ok) {
+        *error = failure;
+        stop();
+        return false;
+    }
+    return true;
+}
+
+QString Server::url() const
+{
+    return QStringLiteral("http://%1:%2").arg(m_host).arg(m_port);
+}
+
+void Server::stop()
+{
+    if (!m_thread)
+        return;
+    if (m_endpoint) {
+        QSemaphore done;
+        Endpoint *endpoint = m_endpoint;
+        QMetaObject::Connection connection =
+            connect(endpoint, &Endpoint::shutdownDone, endpoint, [&done] { done.release(); }, Qt::DirectConnection);
+        QMetaObject::invokeMethod(endpoint, &Endpoint::shutdown, Qt::QueuedConnection);
+        done.tryAcquire(1, 5000);
+        disconnect(connection);
+    }
+    QObject *context = m_context;
+    QMetaObject::invokeMethod(
+        context,
+        [this, context] {
+            delete m_endpoint;
+            delete m_hub;
+            delete context;
+        },
+        Qt::BlockingQueuedConnection);
+    m_endpoint = nullptr;
+    m_hub = nullptr;
+    m_context = nullptr;
+    m_thread->quit();
+    m_thread->wait();
+    delete m_thread;
+    m_thread = nullptr;
+}
+
+} // namespace Runwatch

@@ -1,0 +1,286 @@
+#include "wsclient.h"
+
+#include "codec.h"
+#include "endpoint.h"
+
+#include <QDateTime>
+#include <QJsonArray>
+#include <QTimer>
+#include <QUrlQuery>
+#include <QWebSocket>
+
+namespace Runwatch {
+
+namespace {
+
+qint64 nowMs()
+{
+    return QDateTime::currentMSecsSinceEpoch();
+}
+
+} // namespace
+
+WsClient::WsClient(QWebSocket *socket, Endpoint *endpoint, const QString &id, Role role, QObject *parent)
+    : QObject(parent)
+    , m_socket(socket)
+    , m_endpoint(endpoint)
+    , m_hub(endpoint->hub())
+    , m_id(id)
+    , m_role(role)
+    , m_connectedMs(nowMs())
+    , m_lastSeenMs(m_connectedMs)
+{
+    socket->setParent(this);
+    const quint64 limit = quint64(endpoint->config().maxMessageBytes);
+    socket->setMaxAllowedIncomingFrameSize(limit);
+    socket->setMaxAllowedIncomingMessageSize(limit);
+    const QHostAddress address = socket->peerAddress();
+    m_peer = (address.protocol() == QAbstractSocket::IPv6Protocol
+                  ? QLatin1Char('[') + address.toString() + QLatin1Char(']')
+                  : address.toString())
+        + QLatin1Char(':') + QString::number(socket->peerPort());
+    m_path = socket->requestUrl().path();
+
+    connect(socket, &QWebSocket::textMessageReceived, this, &WsClient::onText);
+    connect(socket, &QWebSocket::binaryMessageReceived, this, &WsClient::onBinary);
+    connect(socket, &QWebSocket::pong, this, [this] { touch(); });
+    connect(socket, &QWebSocket::disconnected, this, &WsClient::onDisconnected);
+    connect(socket, &QWebSocket::bytesWritten, this, [this] { m_hub->drained(this); });
+}
+
+WsClient::~WsClient()
+{
+    m_hub->removeSubscriber(this);
+}
+
+void WsClient::touch()
+{
+    m_lastSeenMs = nowMs();
+    m_lastPingMs = 0;
+}
+
+void WsClient::sendFrame(const QString &frame)
+{
+    if (m_socket && !m_closing)
+        m_socket->sendTextMessage(frame);
+}
+
+qint64 WsClient::queuedBytes() const
+{
+    return m_socket ? m_socket->bytesToWrite() : 0;
+}
+
+void WsClient::sendJson(const QJsonObject &object)
+{
+    sendFrame(QString::fromUtf8(Codec::compact(object)));
+}
+
+void WsClient::sendError(const Error &error, const QJsonValue &id)
+{
+    sendFrame(QString::fromUtf8(Codec::errorFrame(error, id)));
+}
+
+void WsClient::closeWith(int code, const QString &reason)
+{
+    if (!m_socket || m_closing)
+        return;
+    m_closing = true;
+    m_hub->removeSubscriber(this);
+    m_socket->close(QWebSocketProtocol::CloseCode(code), reason);
+    // A peer that never answers the close handshake is not waited for.
+    QPointer<QWebSocket> socket = m_socket;
+    QTimer::singleShot(2000, this, [socket] {
+        if (socket)
+            socket->abort();
+    });
+}
+
+void WsClient::cutLoose(int closeCode, const QString &reason)
+{
+    closeWith(closeCode, reason);
+}
+
+bool WsClient::keepalive(qint64 now)
+{
+    if (!m_socket || m_closing)
+        return true;
+    const ServerConfig &config = m_endpoint->config();
+    const qint64 silent = now - m_lastSeenMs;
+    if (config.keepaliveTimeoutMs > 0 && silent >= config.keepaliveTimeoutMs) {
+        m_hub->removeSubscriber(this);
+        m_closing = true;
+        m_socket->abort();
+        return false;
+    }
+    if (config.pingIntervalMs > 0 && silent >= config.pingIntervalMs
+        && (m_lastPingMs == 0 || now - m_lastPingMs >= config.pingIntervalMs)) {
+        m_lastPingMs = now;
+        m_socket->ping(QByteArray::number(now));
+    }
+    return true;
+}
+
+QJsonObject WsClient::describe() const
+{
+    return QJsonObject{{QStringLiteral("id"), m_id},
+                       {QStringLiteral("peer"), m_peer},
+                       {QStringLiteral("path"), m_path},
+                       {QStringLiteral("role"), roleName(m_role)},
+                       {QStringLiteral("subscriptions"), QJsonArray::fromStringList(m_hub->subscriptionsOf(const_cast<WsClient *>(this)))},
+                       {QStringLiteral("connected_at"), Codec::formatTimestamp(m_connectedMs)},
+                       {QStringLiteral("queued_bytes"), double(queuedBytes())}};
+}
+
+void WsClient::onDisconnected()
+{
+    if (m_finished)
+        return;
+    m_finished = true;
+    m_hub->removeSubscriber(this);
+    Q_EMIT finished(this);
+}
+
+void WsClient::onBinary(const QByteArray &)
+{
+    touch();
+    sendError(Error{ErrorCode::InvalidJson, QStringLiteral("binary frames are not accepted: send JSON as text frames")});
+}
+
+void WsClient::onText(const QString &text)
+{
+    touch();
+    if (m_closing)
+        return;
+    Error error;
+    const QJsonDocument doc = Codec::parseJson(text.toUtf8(), &error);
+    if (error) {
+        sendError(error);
+        return;
+    }
+    if (!doc.isObject()) {
+        sendError(Error{ErrorCode::InvalidJson, QStringLiteral("a frame must hold one JSON object")});
+        return;
+    }
+    handleOp(doc.object());
+}
+
+void WsClient::handleOp(const QJsonObject &op)
+{
+    const QJsonValue id = op.value(QLatin1String("id"));
+    const QJsonValue opValue = op.value(QLatin1String("op"));
+    const QString name = opValue.toString();
+    if (name == QLatin1String("publish"))
+        opPublish(op, id);
+    else if (name == QLatin1String("subscribe"))
+        opSubscribe(op, id);
+    else if (name == QLatin1String("unsubscribe"))
+        opUnsubscribe(op, id);
+    else if (name == QLatin1String("ping"))
+        sendJson(QJsonObject{{QStringLiteral("type"), QStringLiteral("pong")}, {QStringLiteral("id"), id.isUndefined() ? QJsonValue() : id}});
+    else if (name == QLatin1String("auth"))
+        opAuth(op, id);
+    else if (opValue.isUndefined())
+        sendError(Error{ErrorCode::UnknownOp, QStringLiteral("a frame needs an \"op\": auth, subscribe, unsubscribe, publish or ping")}, id);
+    else
+        sendError(Error{ErrorCode::UnknownOp, QStringLiteral("unknown op \"%1\": expected auth, subscribe, unsubscribe, publish or ping").arg(name)}, id);
+}
+
+void WsClient::opAuth(const QJsonObject &op, const QJsonValue &id)
+{
+    const QJsonValue token = op.value(QLatin1String("token"));
+    if (!token.isString()) {
+        sendError(Error{ErrorCode::AuthFailed, QStringLiteral("auth needs a \"token\" string")}, id);
+        return;
+    }
+    bool wrong = false;
+    const Role role = m_endpoint->roleFor(token.toString(), &wrong);
+    if (wrong || role == Role::None) {
+        sendError(Error{ErrorCode::AuthFailed, QStringLiteral("wrong token")}, id);
+        return;
+    }
+    m_role = role;
+    QJsonObject ok{{QStringLiteral("type"), QStringLiteral("auth_ok")}, {QStringLiteral("role"), roleName(role)}};
+    if (!id.isUndefined())
+        ok.insert(QStringLiteral("id"), id);
+    sendJson(ok);
+}
+
+void WsClient::opSubscribe(const QJsonObject &op, const QJsonValue &id)
+{
+    if (!canRead(m_role)) {
+        sendError(Error{ErrorCode::AuthRequired, QStringLiteral("subscribe needs a token: send {\"op\":\"auth\",\"token\":…} first")}, id);
+        return;
+    }
+    const QString run = op.value(QLatin1String("run")).toString();
+    const bool all = run == QLatin1String("*");
+    if (!all && !Codec::isValidRunId(run)) {
+        sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("subscribe needs \"run\": a run id or \"*\"")}, id);
+        return;
+    }
+    qint64 since = m_defaultSince;
+    const QJsonValue sinceValue = op.value(QLatin1String("since"));
+    if (sinceValue.isDouble()) {
+        since = qMax<qint64>(0, qint64(sinceValue.toDouble()));
+    } else if (!sinceValue.isUndefined() && !sinceValue.isNull()) {
+        sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("\"since\" must be a seq number")}, id);
+        return;
+    }
+    const QJsonValue replay = op.value(QLatin1String("replay"));
+    if (!sinceValue.isDouble() && ((replay.isBool() && !replay.toBool()) || (replay.isDouble() && replay.toDouble() == 0)))
+        since = -1;
+    const auto target = all ? Subscription::Target::All : Subscription::Target::Run;
+    const bool known = m_hub->subscriptionsOf(this).contains(run);
+    if (!known && m_hub->subscriptionsOf(this).size() >= m_endpoint->config().maxSubscriptionsPerClient) {
+        sendError(Error{ErrorCode::TooLarge, QStringLiteral("at most %1 subscriptions per connection").arg(m_endpoint->config().maxSubscriptionsPerClient)}, id);
+        return;
+    }
+    m_hub->subscribe(this, target, all ? QString() : run, since, true);
+}
+
+void WsClient::opUnsubscribe(const QJsonObject &op, const QJsonValue &id)
+{
+    const QString run = op.value(QLatin1String("run")).toString();
+    const bool all = run == QLatin1String("*");
+    if (!all && !Codec::isValidRunId(run)) {
+        sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("unsubscribe needs \"run\": a run id or \"*\"")}, id);
+        return;
+    }
+    m_hub->unsubscribe(this, all ? Subscription::Target::All : Subscription::Target::Run, all ? QString() : run);
+    QJsonObject answer{{QStringLiteral("type"), QStringLiteral("unsubscribed")}, {QStringLiteral("run"), run}};
+    if (!id.isUndefined())
+        answer.insert(QStringLiteral("id"), id);
+    sendJson(answer);
+}
+
+void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
+{
+    if (!canPublish(m_role)) {
+        if (m_role == Role::None)
+            sendError(Error{ErrorCode::AuthRequired, QStringLiteral("publish needs a producer token")}, id);
+        else
+            sendError(Error{ErrorCode::Forbidden, QStringLiteral("a %1 token may not publish").arg(roleName(m_role))}, id);
+        return;
+    }
+    QJsonValue payload;
+    if (op.contains(QLatin1String("events")))
+        payload = op.value(QLatin1String("events"));
+    else if (op.contains(QLatin1String("event")))
+        payload = op.value(QLatin1String("event"));
+    if (payload.isUndefined() || (op.contains(QLatin1String("events")) && !payload.isArray())) {
+        sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("publish needs \"event\": {…} or \"events\": […]")}, id);
+        return;
+    }
+    const PublishResult result = m_hub->publishJson(payload);
+    if (result.error) {
+        sendError(result.error, id);
+        return;
+    }
+    if (id.isUndefined() || id.isNull())
+        return;
+    QJsonArray seqs;
+    for (qint64 seq : result.seqs)
+        seqs.append(double(seq));
+    sendJson(QJsonObject{{QStringLiteral("type"), QStringLiteral("ack")}, {QStringLiteral("id"), id}, {QStringLiteral("seq"), seqs}});
+}
+
+} // namespace Runwatch

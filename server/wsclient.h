@@ -1,0 +1,73 @@
+#pragma once
+
+#include "config.h"
+#include "hub.h"
+
+#include <QJsonObject>
+#include <QObject>
+#include <QPointer>
+
+class QWebSocket;
+
+namespace Runwatch {
+
+class Endpoint;
+
+// One WebSocket connection: speaks the ops of the contract and receives envelopes from the Hub.
+class WsClient : public QObject, public Subscriber
+{
+    Q_OBJECT
+public:
+    WsClient(QWebSocket *socket, Endpoint *endpoint, const QString &id, Role role, QObject *parent);
+    ~WsClient() override;
+
+    // Subscriber
+    void sendFrame(const QString &frame) override;
+    qint64 queuedBytes() const override;
+    void cutLoose(int closeCode, const QString &reason) override;
+
+    void sendJson(const QJsonObject &object);
+    void sendError(const Error &error, const QJsonValue &id = QJsonValue());
+    void closeWith(int code, const QString &reason);
+
+    // Default replay for subscribe ops: -1 live only, otherwise replay after this seq.
+    void setDefaultSince(qint64 since) { m_defaultSince = since; }
+
+    // Pings when silent for pingIntervalMs, drops when silent for keepaliveTimeoutMs.
+    // Returns false when the client was dropped.
+    bool keepalive(qint64 nowMs);
+
+    QString id() const { return m_id; }
+    Role role() const { return m_role; }
+    QJsonObject describe() const;
+
+Q_SIGNALS:
+    void finished(Runwatch::WsClient *client);
+
+private:
+    void onText(const QString &text);
+    void onBinary(const QByteArray &data);
+    void onDisconnected();
+    void handleOp(const QJsonObject &op);
+    void opAuth(const QJsonObject &op, const QJsonValue &id);
+    void opSubscribe(const QJsonObject &op, const QJsonValue &id);
+    void opUnsubscribe(const QJsonObject &op, const QJsonValue &id);
+    void opPublish(const QJsonObject &op, const QJsonValue &id);
+    void touch();
+
+    QPointer<QWebSocket> m_socket;
+    Endpoint *m_endpoint;
+    Hub *m_hub;
+    QString m_id;
+    Role m_role;
+    QString m_peer;
+    QString m_path;
+    qint64 m_connectedMs;
+    qint64 m_lastSeenMs;
+    qint64 m_lastPingMs = 0;
+    qint64 m_defaultSince = 0;
+    bool m_closing = false;
+    bool m_finished = false;
+};
+
+} // namespace Runwatch
