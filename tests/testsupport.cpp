@@ -1,0 +1,171 @@
+#include "testsupport.h"
+
+#include <QJsonDocument>
+#include <QNetworkRequest>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+namespace Runwatch::Test {
+
+TestServer::TestServer(ServerConfig config)
+    : m_config(std::move(config))
+{
+    m_config.bind = QHostAddress(QHostAddress::LocalHost);
+    m_config.port = 0;
+}
+
+TestServer::~TestServer()
+{
+    stop();
+}
+
+bool TestServer::start()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    if (m_config.dataDir.isEmpty())
+        m_config.dataDir = m_dir->path();
+    m_server = std::make_unique<Server>(m_config);
+    QString error;
+    if (!m_server->start(&error)) {
+        qWarning("server did not start: %s", qPrintable(error));
+        return false;
+    }
+    return true;
+}
+
+void TestServer::stop()
+{
+    if (m_server)
+        m_server->stop();
+}
+
+QUrl TestServer::http(const QString &pathAndQuery) const
+{
+    return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(port()).arg(pathAndQuery));
+}
+
+QUrl TestServer::ws(const QString &pathAndQuery) const
+{
+    return QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(port()).arg(pathAndQuery));
+}
+
+WsProbe::WsProbe(QObject *parent)
+    : QObject(parent)
+    , m_socket(new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this))
+{
+    m_socket->setMaxAllowedIncomingFrameSize(quint64(1) << 30);
+    m_socket->setMaxAllowedIncomingMessageSize(quint64(1) << 30);
+    connect(m_socket, &QWebSocket::textMessageReceived, this, &WsProbe::onText);
+    connect(m_socket, &QWebSocket::disconnected, this, [this] {
+        m_closed = true;
+        m_closeCode = int(m_socket->closeCode());
+        m_closeReason = m_socket->closeReason();
+    });
+}
+
+WsProbe::~WsProbe() = default;
+
+void WsProbe::open(const QUrl &url, const QByteArray &bearer)
+{
+    QNetworkRequest request(url);
+    if (!bearer.isEmpty())
+        request.setRawHeader("Authorization", "Bearer " + bearer);
+    m_socket->open(request);
+}
+
+bool WsProbe::waitConnected(int timeoutMs)
+{
+    (void)QTest::qWaitFor([this] { return m_socket->state() == QAbstractSocket::ConnectedState || m_closed; }, timeoutMs);
+    return m_socket->state() == QAbstractSocket::ConnectedState;
+}
+
+bool WsProbe::waitClosed(int timeoutMs)
+{
+    (void)QTest::qWaitFor([this] { return m_closed; }, timeoutMs);
+    return m_closed;
+}
+
+bool WsProbe::isConnected() const
+{
+    return m_socket->state() == QAbstractSocket::ConnectedState;
+}
+
+void WsProbe::send(const QJsonObject &object)
+{
+    m_socket->sendTextMessage(QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact)));
+}
+
+void WsProbe::sendText(const QString &text)
+{
+    m_socket->sendTextMessage(text);
+}
+
+void WsProbe::onText(const QString &text)
+{
+    ++m_frames;
+    const QJsonObject object = QJsonDocument::fromJson(text.toUtf8()).object();
+    if (object.value(QLatin1String("type")).toString() == QLatin1String("batch")) {
+        for (const QJsonValue &e : object.value(QLatin1String("events")).toArray())
+            m_events.append(e.toObject());
+    } else if (object.contains(QLatin1String("seq")) && !object.value(QLatin1String("seq")).isArray()) {
+        m_events.append(object);
+    } else {
+        m_messages.append(object);
+    }
+}
+
+QVector<qint64> WsProbe::seqs() const
+{
+    QVector<qint64> out;
+    for (const QJsonObject &e : m_events)
+        out.append(qint64(e.value(QLatin1String("seq")).toDouble()));
+    return out;
+}
+
+QJsonObject WsProbe::waitMessage(const QString &type, int timeoutMs)
+{
+    QJsonObject found;
+    (void)QTest::qWaitFor(
+        [&] {
+            for (const QJsonObject &m : std::as_const(m_messages)) {
+                if (m.value(QLatin1String("type")).toString() == type) {
+                    found = m;
+                    return true;
+                }
+            }
+            return false;
+        },
+        timeoutMs);
+    return found;
+}
+
+bool WsProbe::waitEvents(int count, int timeoutMs)
+{
+    return QTest::qWaitFor([&] { return m_events.size() >= count; }, timeoutMs);
+}
+
+void WsProbe::clear()
+{
+    m_events.clear();
+    m_messages.clear();
+    m_frames = 0;
+}
+
+QJsonObject event(const QString &run, const QString &type, const QJsonObject &data, const QString &step)
+{
+    QJsonObject e{{QStringLiteral("run"), run}, {QStringLiteral("type"), type}, {QStringLiteral("data"), data}};
+    if (!step.isEmpty())
+        e.insert(QStringLiteral("step"), step);
+    return e;
+}
+
+QJsonObject publishOp(const QJsonArray &events, const QJsonValue &id)
+{
+    QJsonObject op{{QStringLiteral("op"), QStringLiteral("publish")}, {QStringLiteral("events"), events}};
+    if (!id.isUndefined())
+        op.insert(QStringLiteral("id"), id);
+    return op;
+}
+
+} // namespace Runwatch::Test
