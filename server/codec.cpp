@@ -636,7 +636,7 @@ QString formatTimestamp(qint64 ms)
     const int mm = int(rem / 60000 % 60);
     const int ss = int(rem / 1000 % 60);
     const int mss = int(rem % 1000);
-    char buf[32];
+    char buf[64];
     std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<long long>(y),
                   m, d, hh, mm, ss, mss);
     return QString::fromLatin1(buf);
