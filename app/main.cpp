@@ -1,3 +1,4 @@
+#include "demoproducer.h"
 #include "options.h"
 #include "server.h"
 #include "signalwatcher.h"
@@ -6,6 +7,7 @@
 #include <QCoreApplication>
 
 #include <cstdio>
+#include <memory>
 
 using namespace Runwatch;
 
@@ -35,8 +37,15 @@ int runHeadless(QCoreApplication &app, const AppOptions &options)
     std::printf("runwatch listening on %s\n", qPrintable(server.url()));
     std::fflush(stdout);
 
+    std::unique_ptr<DemoProducer> demo;
+    if (options.demo) {
+        demo = std::make_unique<DemoProducer>(QUrl(server.url()), options.server.token);
+        demo->start();
+    }
+
     SignalWatcher signals;
     QObject::connect(&signals, &SignalWatcher::terminationRequested, &app, [&](int) {
+        demo.reset();
         server.stop();
         app.exit(0);
     });

@@ -61,11 +61,23 @@ public:
         m_socket.setMaxAllowedIncomingMessageSize(quint64(1) << 30);
         connect(&m_socket, &QWebSocket::textMessageReceived, this, [this](const QString &text) { onText(text); });
         connect(&m_socket, &QWebSocket::connected, this, [this] { connected = true; });
-        QString url = o.url + QStringLiteral("/ws/runs/") + o.run + QStringLiteral("?replay=0");
+        m_base = o.url + QStringLiteral("/ws/runs/") + o.run;
         if (!o.token.isEmpty())
-            url += QStringLiteral("&token=") + o.token;
-        m_socket.open(QUrl(url));
+            m_base += QStringLiteral("?token=") + o.token;
+        // A subscriber that fell too far behind is cut loose (close 4008) and resumes where it
+        // left off, as the protocol tells clients to: counted, and nothing may be lost.
+        connect(&m_socket, &QWebSocket::disconnected, this, [this] {
+            if (m_socket.closeCode() != 4008)
+                return;
+            ++cutLoose;
+            const QChar sep = m_base.contains(QLatin1Char('?')) ? QLatin1Char('&') : QLatin1Char('?');
+            m_socket.open(QUrl(m_base + sep + QStringLiteral("since=") + QString::number(lastSeq)));
+        });
+        const QChar sep = m_base.contains(QLatin1Char('?')) ? QLatin1Char('&') : QLatin1Char('?');
+        m_socket.open(QUrl(m_base + sep + QStringLiteral("replay=0")));
     }
+    QString m_base;
+    std::atomic<int> cutLoose{0};
     void onText(const QString &text)
     {
         const qint64 now = monoNs();
@@ -343,7 +355,9 @@ int main(int argc, char **argv)
 
     std::vector<qint64> lat;
     qint64 dups = 0, got = 0;
+    int cuts = 0;
     for (auto &s : subs) {
+        cuts += s->cutLoose;
         lat.insert(lat.end(), s->latencies.begin(), s->latencies.end());
         dups += s->duplicates;
         got += s->received;
@@ -356,7 +370,8 @@ int main(int argc, char **argv)
     std::printf("deliveries_per_s %.0f\n", double(got) / totalS);
     std::printf("latency_ms p50 %.3f p99 %.3f p99.9 %.3f (samples %zu)\n", percentile(lat, 0.5), percentile(lat, 0.99),
                 percentile(lat, 0.999), lat.size());
-    std::printf("lost %lld duplicated %lld\n", static_cast<long long>(expectedDeliveries - (got - dups)), static_cast<long long>(dups));
+    std::printf("lost %lld duplicated %lld resumed_after_4008 %d\n", static_cast<long long>(expectedDeliveries - (got - dups)),
+                static_cast<long long>(dups), cuts);
     if (serverPid > 0)
         std::printf("server_rss_mb %.1f peak_rss_mb %.1f cpu_s %.2f\n", double(after.rssKb) / 1024.0, double(after.hwmKb) / 1024.0,
                     after.cpuS - before.cpuS);

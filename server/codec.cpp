@@ -1,6 +1,8 @@
 #include "codec.h"
 
 #include <QJsonArray>
+#include <QLocale>
+#include <QVarLengthArray>
 
 #include <cmath>
 #include <limits>
@@ -152,13 +154,21 @@ Scan scan(const QByteArray &text)
     return result;
 }
 
-// Quotes bare NaN / Infinity / -Infinity tokens that stand outside strings.
+// Quotes bare NaN / Infinity / -Infinity tokens where a JSON value may stand (after ':' in an
+// object, or first or after ',' in an array). Anywhere else (a bare key) they are left alone, so
+// the parser still refuses the text.
 QByteArray quoteNonFinite(const QByteArray &text)
 {
     QByteArray out;
     out.reserve(text.size() + 16);
     bool inString = false;
+    QVarLengthArray<char, 64> containers; // '{' or '['
+    char last = 0;                       // the last character outside strings that is not blank
     const qsizetype n = text.size();
+    auto matches = [&](qsizetype at, const char *word) {
+        const qsizetype len = qsizetype(qstrlen(word));
+        return at + len <= n && qstrncmp(text.constData() + at, word, size_t(len)) == 0;
+    };
     for (qsizetype i = 0; i < n; ++i) {
         const char c = text.at(i);
         if (inString) {
@@ -170,26 +180,39 @@ QByteArray quoteNonFinite(const QByteArray &text)
             }
             continue;
         }
-        if (c == '"') {
-            inString = true;
-            out.append(c);
-            continue;
-        }
-        auto matches = [&](qsizetype at, const char *word) {
-            const qsizetype len = qsizetype(qstrlen(word));
-            return at + len <= n && qstrncmp(text.constData() + at, word, size_t(len)) == 0;
-        };
-        if (c == 'N' && matches(i, "NaN")) {
+        const bool inArray = !containers.isEmpty() && containers.last() == '[';
+        const bool valuePosition = last == ':' || (inArray && (last == '[' || last == ','));
+        if (valuePosition && c == 'N' && matches(i, "NaN")) {
             out.append("\"NaN\"");
             i += 2;
-        } else if (c == 'I' && matches(i, "Infinity")) {
+            last = 'N';
+            continue;
+        }
+        if (valuePosition && c == 'I' && matches(i, "Infinity")) {
             out.append("\"Infinity\"");
             i += 7;
-        } else if (c == '-' && matches(i, "-Infinity")) {
+            last = 'I';
+            continue;
+        }
+        if (valuePosition && c == '-' && matches(i, "-Infinity")) {
             out.append("\"-Infinity\"");
             i += 8;
-        } else {
-            out.append(c);
+            last = 'I';
+            continue;
+        }
+        out.append(c);
+        switch (c) {
+        case '"': inString = true; last = '"'; break;
+        case '{':
+        case '[': containers.append(c); last = c; break;
+        case '}':
+        case ']':
+            if (!containers.isEmpty())
+                containers.removeLast();
+            last = c;
+            break;
+        case ' ': case '\t': case '\n': case '\r': break;
+        default: last = c; break;
         }
     }
     return out;
@@ -490,7 +513,7 @@ QByteArray metricValueJson(double value)
         return value > 0 ? QByteArrayLiteral("\"Infinity\"") : QByteArrayLiteral("\"-Infinity\"");
     if (value == std::floor(value) && std::fabs(value) < 1e15)
         return QByteArray::number(qint64(value));
-    return QByteArray::number(value, 'g', 17);
+    return QByteArray::number(value, 'g', QLocale::FloatingPointShortest); // shortest text that reads back exactly
 }
 
 Error parseEvent(const QJsonValue &value, qint64 receivedMs, Event *out)
@@ -666,7 +689,11 @@ bool parseTimestamp(const QString &text, qint64 *msSinceEpoch)
         || !digits(11, 2, &hour) || s.at(13) != ':' || !digits(14, 2, &minute) || s.at(16) != ':'
         || !digits(17, 2, &second))
         return false;
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    static const int daysIn[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 60)
+        return false;
+    if (day < 1 || day > daysIn[month - 1] + (month == 2 && leap ? 1 : 0))
         return false;
     qsizetype i = 19;
     int millis = 0;
@@ -687,7 +714,8 @@ bool parseTimestamp(const QString &text, qint64 *msSinceEpoch)
         ++i;
     } else if (i < n && (s.at(i) == '+' || s.at(i) == '-')) {
         int oh, om;
-        if (!digits(i + 1, 2, &oh) || i + 3 >= n || s.at(i + 3) != ':' || !digits(i + 4, 2, &om))
+        if (!digits(i + 1, 2, &oh) || i + 3 >= n || s.at(i + 3) != ':' || !digits(i + 4, 2, &om)
+            || oh > 23 || om > 59)
             return false;
         offsetMinutes = (oh * 60 + om) * (s.at(i) == '-' ? -1 : 1);
         i += 6;

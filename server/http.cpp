@@ -6,6 +6,9 @@
 #include <QStringDecoder>
 #include <QUrlQuery>
 
+#include <algorithm>
+#include <cctype>
+
 namespace Runwatch {
 
 namespace {
@@ -267,7 +270,9 @@ ParseStatus ChunkedDecoder::feed(QByteArray &buffer)
             if (ext >= 0)
                 line.truncate(ext);
             line = line.trimmed();
-            bool ok = !line.isEmpty() && line.size() <= 15;
+            // chunk-size = 1*HEXDIG: no sign, no 0x prefix, nothing a lenient parser would guess at.
+            bool ok = !line.isEmpty() && line.size() <= 15
+                && std::all_of(line.cbegin(), line.cend(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
             const qint64 size = ok ? line.toLongLong(&ok, 16) : -1;
             if (!ok || size < 0)
                 return fail(400, QStringLiteral("invalid chunk size"));

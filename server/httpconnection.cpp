@@ -17,6 +17,11 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Endpoint *endpoint, QObject *
     m_peer = socket->peerAddress().toString();
     m_timer->setSingleShot(true);
     connect(m_timer, &QTimer::timeout, this, [this] {
+        if (m_state == State::Lingering) {
+            m_state = State::Head; // let close() run
+            close();
+            return;
+        }
         if (m_idle && m_state == State::Head && m_socket && m_socket->bytesAvailable() == 0)
             close(); // idle keep-alive connection
         else
@@ -51,14 +56,30 @@ void HttpConnection::close()
 
 void HttpConnection::fail(int status, const QString &code, const QString &message)
 {
-    if (!m_socket || m_state == State::Closing)
+    if (!m_socket || m_state == State::Closing || m_state == State::Lingering)
         return;
     m_socket->write(Http::serialize(HttpResponse::error(status, code, message), false, false));
-    close();
+    // Lingering close: the client may still be sending a body we refused. Closing now with unread
+    // bytes makes the kernel reset the connection, and the client would lose the answer. Read and
+    // drop what comes for a short while (bounded in time and bytes), then close.
+    m_state = State::Lingering;
+    m_lingerBytes = 0;
+    m_socket->readAll();
+    m_timer->start(LingerMs);
 }
 
 void HttpConnection::process()
 {
+    if (m_state == State::Lingering) {
+        if (m_socket) {
+            m_lingerBytes += m_socket->readAll().size();
+            if (m_lingerBytes > LingerMaxBytes) {
+                m_state = State::Head;
+                close();
+            }
+        }
+        return;
+    }
     while (m_socket && m_state != State::Closing) {
         if (m_state == State::Head) {
             const qint64 available = m_socket->bytesAvailable();

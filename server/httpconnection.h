@@ -28,7 +28,7 @@ public:
     void close();
 
 private:
-    enum class State { Head, Body, Chunked, Closing };
+    enum class State { Head, Body, Chunked, Lingering, Closing };
     void process();
     void finishRequest();
     void restartHeadTimer();
@@ -37,6 +37,9 @@ private:
     Endpoint *m_endpoint;
     QTimer *m_timer;
     State m_state = State::Head;
+    static constexpr int LingerMs = 2000;
+    static constexpr qint64 LingerMaxBytes = qint64(64) * 1024 * 1024;
+    qint64 m_lingerBytes = 0;
     HttpRequest m_request;
     QByteArray m_buffer;     // body bytes read so far
     qint64 m_bodyLength = 0;

@@ -171,8 +171,12 @@ void RunState::apply(const Event &event)
             if (!Codec::metricValue(it.value(), &v))
                 continue;
             MetricSeries &series = m_series[it.key()];
-            // Without a step, a point's x is its index in the series.
-            series.steps.append(hasStep ? step : qint64(series.size()));
+            // Without a step, a point sits at the run's current step, or one past the series'
+            // previous point, whichever is further: x never goes backwards.
+            qint64 x = step;
+            if (!hasStep)
+                x = qMax(m_currentStep, series.steps.isEmpty() ? qint64(0) : series.steps.last() + 1);
+            series.steps.append(x);
             series.values.append(v);
             series.tsMs.append(event.tsMs);
             m_latest[it.key()] = v;

@@ -1,0 +1,599 @@
+// The runwatch executable as scripts use it (protocol.md, "One port, two protocols" and "Auth and
+// roles"): started through QProcess, found through its one stdout line, stopped with signals.
+// The binary is given in the environment variable RUNWATCH_BINARY (set by CTest).
+
+#include "testsupport.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTcpServer>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <algorithm>
+#include <memory>
+
+#include <signal.h>
+#include <sys/types.h>
+
+using namespace Runwatch;
+
+namespace {
+
+constexpr int Timeout = 10000;
+
+QString binary()
+{
+    return qEnvironmentVariable("RUNWATCH_BINARY");
+}
+
+QString text(const QJsonObject &object, const char *key)
+{
+    return object.value(QLatin1String(key)).toString();
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+struct Reply {
+    bool finished = false;
+    int status = 0;
+    QByteArray body;
+    QJsonObject object() const { return QJsonDocument::fromJson(body).object(); }
+    QJsonArray array() const { return QJsonDocument::fromJson(body).array(); }
+    QString errorCode() const { return text(object().value(QLatin1String("error")).toObject(), "code"); }
+};
+
+Reply fetch(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url, const QString &bearer = QString(),
+            const QByteArray &body = QByteArray())
+{
+    QNetworkRequest request(url);
+    request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
+    if (!bearer.isEmpty())
+        request.setRawHeader("Authorization", "Bearer " + bearer.toUtf8());
+    QNetworkReply *reply = nullptr;
+    if (verb == "GET") {
+        reply = nam.get(request);
+    } else {
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+        reply = nam.sendCustomRequest(request, verb, body);
+    }
+    (void)QTest::qWaitFor([reply] { return reply->isFinished(); }, Timeout);
+    Reply out;
+    out.finished = reply->isFinished();
+    if (!out.finished)
+        reply->abort();
+    out.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    out.body = reply->readAll();
+    reply->deleteLater();
+    return out;
+}
+
+QByteArray eventsBody(const QString &run, int count)
+{
+    QJsonArray array;
+    for (int i = 0; i < count; ++i)
+        array.append(Test::event(run, QStringLiteral("metric"), {{QStringLiteral("step"), i}, {QStringLiteral("loss"), 1.0 + i}}));
+    return QJsonDocument(array).toJson(QJsonDocument::Compact);
+}
+
+QVector<qint64> seqsOf(const Reply &reply)
+{
+    QVector<qint64> out;
+    for (const QJsonValue &v : reply.object().value(QLatin1String("seq")).toArray())
+        out.append(qint64(v.toDouble()));
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The process
+
+QProcessEnvironment cleanEnvironment()
+{
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.remove(QStringLiteral("RUNWATCH_TOKEN"));
+    return env;
+}
+
+class RunwatchProcess
+{
+public:
+    explicit RunwatchProcess(const QStringList &arguments, const QProcessEnvironment &env = cleanEnvironment())
+    {
+        m_process.setProgram(binary());
+        m_process.setArguments(arguments);
+        m_process.setProcessEnvironment(env);
+        m_process.start();
+    }
+    ~RunwatchProcess()
+    {
+        if (m_process.state() != QProcess::NotRunning) {
+            m_process.kill();
+            m_process.waitForFinished(5000);
+        }
+    }
+
+    // Waits for the "runwatch listening on http://HOST:PORT" line (or the end of the process).
+    bool waitListening()
+    {
+        (void)QTest::qWaitFor(
+            [this] {
+                collect();
+                return m_out.contains('\n') || m_process.state() == QProcess::NotRunning;
+            },
+            Timeout);
+        collect();
+        static const QRegularExpression line(QStringLiteral("^runwatch listening on http://(\\[[^\\]]+\\]|[^\\s:/]+):(\\d+)\\n"));
+        const QRegularExpressionMatch m = line.match(QString::fromUtf8(m_out));
+        if (!m.hasMatch()) {
+            qWarning("no listening line; stdout: %s stderr: %s", m_out.constData(), m_err.constData());
+            return false;
+        }
+        m_host = m.captured(1);
+        m_port = quint16(m.captured(2).toUInt());
+        return m_port != 0;
+    }
+
+    // Waits for the process to end; false when it is still running after the timeout.
+    bool waitFinished(int timeoutMs = Timeout)
+    {
+        (void)QTest::qWaitFor(
+            [this] {
+                collect();
+                return m_process.state() == QProcess::NotRunning;
+            },
+            timeoutMs);
+        collect();
+        return m_process.state() == QProcess::NotRunning;
+    }
+
+    bool signal(int sig) { return ::kill(pid_t(m_process.processId()), sig) == 0; }
+
+    void collect()
+    {
+        m_out.append(m_process.readAllStandardOutput());
+        m_err.append(m_process.readAllStandardError());
+    }
+
+    QProcess &process() { return m_process; }
+    QByteArray out()
+    {
+        collect();
+        return m_out;
+    }
+    QByteArray err()
+    {
+        collect();
+        return m_err;
+    }
+    quint16 port() const { return m_port; }
+    QString host() const { return m_host; }
+    QUrl http(const QString &pathAndQuery) const
+    {
+        return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(pathAndQuery));
+    }
+    QUrl ws(const QString &pathAndQuery) const
+    {
+        return QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(m_port).arg(pathAndQuery));
+    }
+
+private:
+    QProcess m_process;
+    QByteArray m_out;
+    QByteArray m_err;
+    quint16 m_port = 0;
+    QString m_host;
+};
+
+QStringList nonEmptyLines(const QByteArray &bytes)
+{
+    QStringList lines;
+    for (const QString &line : QString::fromUtf8(bytes).split(QLatin1Char('\n'))) {
+        if (!line.trimmed().isEmpty())
+            lines.append(line);
+    }
+    return lines;
+}
+
+// The token the server generated: on a line of its own in stderr (or after "token=").
+QString generatedToken(const QByteArray &err)
+{
+    static const QRegularExpression own(QStringLiteral("(?m)^\\s+([A-Za-z0-9_\\-.~]{16,})\\s*$"));
+    QRegularExpressionMatch m = own.match(QString::fromUtf8(err));
+    if (m.hasMatch())
+        return m.captured(1);
+    static const QRegularExpression query(QStringLiteral("token=([A-Za-z0-9_\\-.~]{16,})"));
+    m = query.match(QString::fromUtf8(err));
+    return m.hasMatch() ? m.captured(1) : QString();
+}
+
+} // namespace
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void listensAndServes();
+    void signalsShutDownCleanly_data();
+    void signalsShutDownCleanly();
+    void helpAndVersion_data();
+    void helpAndVersion();
+    void versionMatchesHealthz();
+    void badInvocation_data();
+    void badInvocation();
+    void nonLoopbackBindGeneratesToken();
+    void tokenFromEnvironment_data();
+    void tokenFromEnvironment();
+    void seqContinuesAcrossRestart_data();
+    void seqContinuesAcrossRestart();
+
+private:
+    QNetworkAccessManager m_nam;
+};
+
+void TestCli::initTestCase()
+{
+    QVERIFY2(!binary().isEmpty(), "set RUNWATCH_BINARY to the runwatch executable");
+    const QFileInfo info(binary());
+    QVERIFY2(info.isFile() && info.isExecutable(), qPrintable(binary()));
+}
+
+void TestCli::listensAndServes()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    RunwatchProcess rw({QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+                 QStringLiteral("--data-dir"), dir.path()});
+    QVERIFY(rw.waitListening());
+    QCOMPARE(rw.host(), QStringLiteral("127.0.0.1"));
+    QVERIFY(rw.port() > 0);
+    QCOMPARE(rw.out(), QByteArray("runwatch listening on http://127.0.0.1:" + QByteArray::number(rw.port()) + '\n'));
+
+    // It serves at that port: health, publish, read back.
+    Reply r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz")));
+    QVERIFY(r.finished);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(text(r.object(), "status"), QStringLiteral("ok"));
+    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QString(), eventsBody(QStringLiteral("cli"), 3));
+    QCOMPARE(r.status, 200);
+    QCOMPARE(seqsOf(r).size(), 3);
+    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs/cli/events")));
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.array().size(), 3);
+    Test::WsProbe probe;
+    probe.open(rw.ws(QStringLiteral("/ws/runs/cli")));
+    QVERIFY(probe.waitConnected());
+    QVERIFY(probe.waitEvents(3));
+
+    // Still exactly the one line on stdout, also after a clean stop.
+    QVERIFY(rw.signal(SIGTERM));
+    QVERIFY(rw.waitFinished());
+    QCOMPARE(rw.process().exitStatus(), QProcess::NormalExit);
+    QCOMPARE(rw.process().exitCode(), 0);
+    QCOMPARE(nonEmptyLines(rw.out()).size(), 1);
+    QVERIFY(rw.out().endsWith('\n'));
+}
+
+void TestCli::signalsShutDownCleanly_data()
+{
+    QTest::addColumn<int>("sig");
+    QTest::newRow("SIGTERM") << int(SIGTERM);
+    QTest::newRow("SIGINT") << int(SIGINT);
+}
+
+void TestCli::signalsShutDownCleanly()
+{
+    QFETCH(int, sig);
+    QTemporaryDir dir;
+    RunwatchProcess rw({QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+                 QStringLiteral("--data-dir"), dir.path()});
+    QVERIFY(rw.waitListening());
+
+    Test::WsProbe general, runSub, lifecycle;
+    general.open(rw.ws(QStringLiteral("/ws")));
+    runSub.open(rw.ws(QStringLiteral("/ws/runs/sig")));
+    lifecycle.open(rw.ws(QStringLiteral("/ws/runs")));
+    for (Test::WsProbe *probe : {&general, &runSub, &lifecycle}) {
+        QVERIFY(probe->waitConnected());
+        QVERIFY(!probe->waitMessage(QStringLiteral("welcome")).isEmpty());
+    }
+    QCOMPARE(fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QString(), eventsBody(QStringLiteral("sig"), 2)).status, 200);
+    QVERIFY(runSub.waitEvents(2));
+
+    QVERIFY(rw.signal(sig));
+    for (Test::WsProbe *probe : {&general, &runSub, &lifecycle}) {
+        QVERIFY2(probe->waitClosed(Timeout), "a WebSocket stayed open after the signal");
+        QCOMPARE(probe->closeCode(), 1001);
+    }
+    QVERIFY2(rw.waitFinished(), "the process did not exit after the signal");
+    QCOMPARE(rw.process().exitStatus(), QProcess::NormalExit);
+    QCOMPARE(rw.process().exitCode(), 0);
+    QCOMPARE(nonEmptyLines(rw.out()).size(), 1);
+
+    // The port is free again.
+    QTcpServer again;
+    QVERIFY2(again.listen(QHostAddress(QHostAddress::LocalHost), rw.port()), qPrintable(again.errorString()));
+}
+
+void TestCli::helpAndVersion_data()
+{
+    QTest::addColumn<QString>("flag");
+    QTest::addColumn<QStringList>("mentions");
+    const QStringList helpMentions{QStringLiteral("--port"), QStringLiteral("--bind"), QStringLiteral("--data-dir"),
+                                   QStringLiteral("--token"), QStringLiteral("--headless")};
+    QTest::newRow("--help") << QStringLiteral("--help") << helpMentions;
+    QTest::newRow("-h") << QStringLiteral("-h") << helpMentions;
+    QTest::newRow("--version") << QStringLiteral("--version") << QStringList{QStringLiteral("runwatch")};
+}
+
+void TestCli::helpAndVersion()
+{
+    QFETCH(QString, flag);
+    QFETCH(QStringList, mentions);
+    QTemporaryDir dir;
+    // Whatever else is on the line, --help and --version answer and exit without serving.
+    RunwatchProcess rw({flag, QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--data-dir"), dir.path()});
+    QVERIFY(rw.waitFinished());
+    QCOMPARE(rw.process().exitStatus(), QProcess::NormalExit);
+    QCOMPARE(rw.process().exitCode(), 0);
+    const QString out = QString::fromUtf8(rw.out());
+    QVERIFY2(!out.contains(QLatin1String("listening on")), qPrintable(out));
+    for (const QString &mention : std::as_const(mentions))
+        QVERIFY2(out.contains(mention), qPrintable(mention + QStringLiteral(" not in: ") + out));
+    QVERIFY2(!rw.err().contains("runwatch:"), rw.err().constData());
+    if (flag == QLatin1String("--version")) {
+        static const QRegularExpression re(QStringLiteral("^runwatch \\d+\\.\\d+\\.\\d+\\S*\\n$"));
+        QVERIFY2(re.match(out).hasMatch(), qPrintable(out));
+    }
+}
+
+void TestCli::versionMatchesHealthz()
+{
+    RunwatchProcess version({QStringLiteral("--version")});
+    QVERIFY(version.waitFinished());
+    QCOMPARE(version.process().exitCode(), 0);
+    const QString printed = QString::fromUtf8(version.out()).trimmed().section(QLatin1Char(' '), 1);
+    QVERIFY(!printed.isEmpty());
+
+    QTemporaryDir dir;
+    RunwatchProcess rw({QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+                 QStringLiteral("--data-dir"), dir.path()});
+    QVERIFY(rw.waitListening());
+    const Reply r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz")));
+    QCOMPARE(r.status, 200);
+    QCOMPARE(text(r.object(), "version"), printed);
+}
+
+void TestCli::badInvocation_data()
+{
+    // DATA is a fresh temporary dir, FILE a regular file in it, TAKEN a port another socket holds.
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("mention");
+    const QString h = QStringLiteral("--headless");
+    const QString p = QStringLiteral("--port");
+    const QString d = QStringLiteral("--data-dir");
+    QTest::newRow("unknown flag") << QStringList{h, QStringLiteral("--nope"), p, QStringLiteral("0"), d, QStringLiteral("DATA")} << QStringLiteral("nope");
+    QTest::newRow("port 70000") << QStringList{h, p, QStringLiteral("70000"), d, QStringLiteral("DATA")} << QStringLiteral("70000");
+    QTest::newRow("port abc") << QStringList{h, p, QStringLiteral("abc"), d, QStringLiteral("DATA")} << QStringLiteral("abc");
+    QTest::newRow("port -1") << QStringList{h, p, QStringLiteral("-1"), d, QStringLiteral("DATA")} << QStringLiteral("-1");
+    QTest::newRow("port without value") << QStringList{h, d, QStringLiteral("DATA"), p} << QStringLiteral("port");
+    QTest::newRow("port taken") << QStringList{h, p, QStringLiteral("TAKEN"), d, QStringLiteral("DATA")} << QStringLiteral("TAKEN");
+    QTest::newRow("data dir under a file") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("FILE/sub")} << QStringLiteral("FILE/sub");
+    QTest::newRow("data dir is a file") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("FILE")} << QStringLiteral("FILE");
+    QTest::newRow("bind not an address") << QStringList{h, QStringLiteral("--bind"), QStringLiteral("nowhere"), p, QStringLiteral("0"), d, QStringLiteral("DATA")} << QStringLiteral("nowhere");
+    QTest::newRow("stray argument") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("extra")} << QStringLiteral("extra");
+}
+
+void TestCli::badInvocation()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, mention);
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString file = dir.filePath(QStringLiteral("plain-file"));
+    {
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("not a directory\n");
+    }
+    QTcpServer holder;
+    QVERIFY(holder.listen(QHostAddress(QHostAddress::LocalHost), 0));
+    const QString taken = QString::number(holder.serverPort());
+    auto fill = [&](QString s) {
+        s.replace(QLatin1String("DATA"), dir.filePath(QStringLiteral("data")));
+        s.replace(QLatin1String("FILE"), file);
+        s.replace(QLatin1String("TAKEN"), taken);
+        return s;
+    };
+    for (QString &argument : arguments)
+        argument = fill(argument);
+    mention = fill(mention);
+
+    RunwatchProcess rw(arguments);
+    QVERIFY2(rw.waitFinished(), "a bad invocation did not end the process");
+    QCOMPARE(rw.process().exitStatus(), QProcess::NormalExit);
+    QVERIFY2(rw.process().exitCode() != 0, "exit code 0 for a bad invocation");
+    QVERIFY2(rw.out().isEmpty(), rw.out().constData());
+    const QStringList lines = nonEmptyLines(rw.err());
+    QVERIFY2(lines.size() == 1, rw.err().constData());
+    QVERIFY2(lines.first().startsWith(QLatin1String("runwatch: ")), rw.err().constData());
+    QVERIFY2(lines.first().contains(mention), qPrintable(lines.first() + QStringLiteral(" does not name ") + mention));
+    // The occupied port is still the other socket's.
+    QVERIFY(holder.isListening());
+}
+
+void TestCli::nonLoopbackBindGeneratesToken()
+{
+    QTemporaryDir dir;
+    const QStringList arguments{QStringLiteral("--headless"), QStringLiteral("--bind"), QStringLiteral("0.0.0.0"),
+                                QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--data-dir"), dir.path()};
+    RunwatchProcess rw(arguments);
+    if (!rw.waitListening()) {
+        if (rw.waitFinished(1000) && rw.err().contains("cannot listen"))
+            QSKIP("binding 0.0.0.0 is not possible here");
+        QFAIL("no listening line for --bind 0.0.0.0");
+    }
+    QCOMPARE(nonEmptyLines(rw.out()).size(), 1);
+    QString token;
+    QTRY_VERIFY_WITH_TIMEOUT(!(token = generatedToken(rw.err())).isEmpty(), Timeout);
+    QVERIFY2(token.size() >= 16, qPrintable(token));
+    QVERIFY2(!rw.out().contains(token.toUtf8()), "the token belongs on stderr, not on the stdout line scripts parse");
+
+    // Open: health. Closed without the token; open with it, as header or query.
+    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz"))).status, 200);
+    Reply r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")));
+    QCOMPARE(r.status, 401);
+    QCOMPARE(r.errorCode(), QStringLiteral("AUTH_REQUIRED"));
+    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), QStringLiteral("not-the-token"));
+    QCOMPARE(r.status, 401);
+    QCOMPARE(r.errorCode(), QStringLiteral("AUTH_FAILED"));
+    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QString(), eventsBody(QStringLiteral("tok"), 1));
+    QCOMPARE(r.status, 401);
+    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), token);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.array().size(), 0);
+    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), token, eventsBody(QStringLiteral("tok"), 2));
+    QCOMPARE(r.status, 200);
+    QUrl withQuery = rw.http(QStringLiteral("/api/runs"));
+    withQuery.setQuery(QStringLiteral("token=") + QString::fromLatin1(QUrl::toPercentEncoding(token)));
+    r = fetch(m_nam, QByteArrayLiteral("GET"), withQuery);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.array().size(), 1);
+
+    // Each start makes a token of its own.
+    QTemporaryDir dir2;
+    RunwatchProcess second({QStringLiteral("--headless"), QStringLiteral("--bind"), QStringLiteral("0.0.0.0"),
+                     QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--data-dir"), dir2.path()});
+    QVERIFY(second.waitListening());
+    QString token2;
+    QTRY_VERIFY_WITH_TIMEOUT(!(token2 = generatedToken(second.err())).isEmpty(), Timeout);
+    QVERIFY(token2 != token);
+    QVERIFY(second.signal(SIGTERM));
+    QVERIFY(second.waitFinished());
+    QCOMPARE(second.process().exitCode(), 0);
+
+    QVERIFY(rw.signal(SIGTERM));
+    QVERIFY(rw.waitFinished());
+    QCOMPARE(rw.process().exitCode(), 0);
+}
+
+void TestCli::tokenFromEnvironment_data()
+{
+    QTest::addColumn<QString>("envToken");
+    QTest::addColumn<QString>("flagToken");
+    QTest::addColumn<QString>("valid");
+    QTest::addColumn<QString>("invalid");
+    QTest::newRow("RUNWATCH_TOKEN") << QStringLiteral("env-secret-123") << QString() << QStringLiteral("env-secret-123") << QStringLiteral("other-secret");
+    QTest::newRow("--token wins over RUNWATCH_TOKEN") << QStringLiteral("env-secret-123") << QStringLiteral("flag-secret-456")
+                                                     << QStringLiteral("flag-secret-456") << QStringLiteral("env-secret-123");
+}
+
+void TestCli::tokenFromEnvironment()
+{
+    QFETCH(QString, envToken);
+    QFETCH(QString, flagToken);
+    QFETCH(QString, valid);
+    QFETCH(QString, invalid);
+    QTemporaryDir dir;
+    QProcessEnvironment env = cleanEnvironment();
+    env.insert(QStringLiteral("RUNWATCH_TOKEN"), envToken);
+    QStringList arguments{QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+                          QStringLiteral("--data-dir"), dir.path()};
+    if (!flagToken.isEmpty())
+        arguments << QStringLiteral("--token") << flagToken;
+    RunwatchProcess rw(arguments, env);
+    QVERIFY(rw.waitListening());
+    QCOMPARE(rw.host(), QStringLiteral("127.0.0.1"));
+
+    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz"))).status, 200);
+    Reply r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")));
+    QCOMPARE(r.status, 401);
+    QCOMPARE(r.errorCode(), QStringLiteral("AUTH_REQUIRED"));
+    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), invalid);
+    QCOMPARE(r.status, 401);
+    QCOMPARE(r.errorCode(), QStringLiteral("AUTH_FAILED"));
+    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), invalid, eventsBody(QStringLiteral("env"), 1));
+    QCOMPARE(r.status, 401);
+    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), valid, eventsBody(QStringLiteral("env"), 1));
+    QCOMPARE(r.status, 200);
+    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), valid);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.array().size(), 1);
+
+    // WebSocket too: the token opens a run stream.
+    Test::WsProbe probe;
+    probe.open(rw.ws(QStringLiteral("/ws/runs/env")), valid.toUtf8());
+    QVERIFY(probe.waitConnected());
+    QVERIFY(probe.waitEvents(1));
+
+    QVERIFY(rw.signal(SIGTERM));
+    QVERIFY(rw.waitFinished());
+    QCOMPARE(rw.process().exitCode(), 0);
+}
+
+void TestCli::seqContinuesAcrossRestart_data()
+{
+    QTest::addColumn<int>("stopSignal");
+    QTest::newRow("SIGTERM") << int(SIGTERM);
+    QTest::newRow("SIGINT") << int(SIGINT);
+    QTest::newRow("SIGKILL (crash)") << int(SIGKILL);
+}
+
+void TestCli::seqContinuesAcrossRestart()
+{
+    QFETCH(int, stopSignal);
+    QTemporaryDir dir;
+    const QStringList arguments{QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
+                                QStringLiteral("--data-dir"), dir.path()};
+    QVector<qint64> before;
+    {
+        RunwatchProcess rw(arguments);
+        QVERIFY(rw.waitListening());
+        for (int i = 0; i < 3; ++i) {
+            const Reply r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QString(),
+                                  eventsBody(QStringLiteral("first"), 2));
+            QCOMPARE(r.status, 200);
+            before += seqsOf(r);
+        }
+        QCOMPARE(before.size(), 6);
+        QVERIFY(rw.signal(stopSignal));
+        QVERIFY(rw.waitFinished());
+        if (stopSignal != SIGKILL)
+            QCOMPARE(rw.process().exitCode(), 0);
+    }
+    const qint64 highest = *std::max_element(before.cbegin(), before.cend());
+
+    RunwatchProcess again(arguments);
+    QVERIFY(again.waitListening());
+    Reply r = fetch(m_nam, QByteArrayLiteral("GET"), again.http(QStringLiteral("/healthz")));
+    QCOMPARE(r.status, 200);
+    QVERIFY2(r.object().value(QLatin1String("last_seq")).toDouble() >= double(highest), r.body.constData());
+    Test::WsProbe probe;
+    probe.open(again.ws(QStringLiteral("/ws")));
+    QVERIFY(probe.waitConnected());
+    QVERIFY(probe.waitMessage(QStringLiteral("welcome")).value(QLatin1String("last_seq")).toDouble() >= double(highest));
+
+    r = fetch(m_nam, QByteArrayLiteral("POST"), again.http(QStringLiteral("/api/events")), QString(), eventsBody(QStringLiteral("second"), 2));
+    QCOMPARE(r.status, 200);
+    const QVector<qint64> after = seqsOf(r);
+    QCOMPARE(after.size(), 2);
+    for (qint64 seq : after)
+        QVERIFY2(seq > highest, qPrintable(QStringLiteral("seq %1 after a restart, but %2 was used before").arg(seq).arg(highest)));
+    QVERIFY(after.at(1) > after.at(0));
+    QVERIFY(again.signal(SIGTERM));
+    QVERIFY(again.waitFinished());
+    QCOMPARE(again.process().exitCode(), 0);
+}
+
+QTEST_MAIN(TestCli)
+#include "tst_cli.moc"

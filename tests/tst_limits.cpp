@@ -1,0 +1,862 @@
+// Integration tests of the server's limits (message size, events per publish, lagging
+// subscribers, handshake timeout, keepalive, HTTP body and head size) and of the rule that a bad
+// frame never hurts a good connection: real QWebSocket clients, QNetworkAccessManager and raw
+// QTcpSocket clients against a real Server on 127.0.0.1, port 0.
+
+#include "testsupport.h"
+
+#include "hub.h"
+
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QRandomGenerator>
+#include <QSignalSpy>
+#include <QTcpSocket>
+#include <QTest>
+#include <QtEndian>
+
+#include <memory>
+
+using namespace Runwatch;
+
+namespace {
+
+const QLatin1String kType("type");
+const QLatin1String kSeq("seq");
+const QLatin1String kRun("run");
+const QLatin1String kId("id");
+const QLatin1String kCode("code");
+
+using Probe = Test::WsProbe;
+using ProbePtr = std::unique_ptr<Probe>;
+
+ProbePtr openProbe(const QUrl &url, const QByteArray &bearer = QByteArray())
+{
+    auto probe = std::make_unique<Probe>();
+    probe->open(url, bearer);
+    return probe;
+}
+
+QVector<QJsonObject> ofType(const Probe &probe, const QString &type)
+{
+    QVector<QJsonObject> out;
+    for (const QJsonObject &m : probe.messages()) {
+        if (m.value(kType).toString() == type)
+            out.append(m);
+    }
+    return out;
+}
+
+QJsonObject answerTo(const Probe &probe, const QJsonValue &id)
+{
+    for (const QJsonObject &m : probe.messages()) {
+        if (m.contains(kId) && m.value(kId) == id)
+            return m;
+    }
+    return QJsonObject();
+}
+
+QJsonObject waitAnswer(Probe &probe, const QJsonValue &id, int timeoutMs = 10000)
+{
+    QJsonObject found;
+    (void)QTest::qWaitFor(
+        [&] {
+            found = answerTo(probe, id);
+            return !found.isEmpty();
+        },
+        timeoutMs);
+    return found;
+}
+
+QString nextId()
+{
+    static int counter = 0;
+    return QStringLiteral("req-%1").arg(++counter);
+}
+
+bool sync(Probe &probe)
+{
+    const QString id = nextId();
+    probe.send(QJsonObject{{QStringLiteral("op"), QStringLiteral("ping")}, {QStringLiteral("id"), id}});
+    return waitAnswer(probe, id).value(kType).toString() == QLatin1String("pong");
+}
+
+QVector<qint64> seqList(const QJsonArray &array)
+{
+    QVector<qint64> out;
+    for (const QJsonValue &v : array)
+        out.append(qint64(v.toDouble()));
+    return out;
+}
+
+QVector<qint64> publishAcked(Probe &producer, const QJsonArray &events, int timeoutMs = 10000)
+{
+    const QString id = nextId();
+    producer.send(Test::publishOp(events, id));
+    const QJsonObject answer = waitAnswer(producer, id, timeoutMs);
+    if (answer.value(kType).toString() != QLatin1String("ack")) {
+        qWarning("publish %s was not acked: %s", qPrintable(id),
+                 QJsonDocument(answer).toJson(QJsonDocument::Compact).constData());
+        return {};
+    }
+    return seqList(answer.value(kSeq).toArray());
+}
+
+QJsonArray logEvents(const QString &run, int count, int padding = 0, int first = 0)
+{
+    QJsonArray out;
+    const QString pad(padding, QLatin1Char('p'));
+    for (int i = 0; i < count; ++i)
+        out.append(Test::event(run, QStringLiteral("log"),
+                               {{QStringLiteral("level"), QStringLiteral("info")},
+                                {QStringLiteral("message"), QStringLiteral("line %1 %2").arg(first + i).arg(pad)}}));
+    return out;
+}
+
+QString describe(const QJsonObject &object)
+{
+    return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
+}
+
+struct HttpResult {
+    int status = 0;
+    QByteArray body;
+    QString errorCode() const
+    {
+        return QJsonDocument::fromJson(body).object().value(QLatin1String("error")).toObject().value(kCode).toString();
+    }
+};
+
+HttpResult httpCall(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
+                    const QByteArray &body = QByteArray(), const QList<QPair<QByteArray, QByteArray>> &headers = {})
+{
+    QNetworkRequest req(url);
+    if (!body.isEmpty())
+        req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    for (const auto &h : headers)
+        req.setRawHeader(h.first, h.second);
+    QNetworkReply *reply = nam.sendCustomRequest(req, verb, body);
+    QSignalSpy finished(reply, &QNetworkReply::finished);
+    if (!reply->isFinished())
+        (void)finished.wait(10000);
+    HttpResult result;
+    result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    result.body = reply->readAll();
+    if (result.status == 0)
+        qWarning("no HTTP status: error %d, %s", int(reply->error()), qPrintable(reply->errorString()));
+    reply->deleteLater();
+    return result;
+}
+
+// Envelope seqs in one text message: an envelope or a batch of them.
+QVector<qint64> seqsInMessage(const QByteArray &text)
+{
+    QVector<qint64> out;
+    const QJsonObject object = QJsonDocument::fromJson(text).object();
+    if (object.value(kType).toString() == QLatin1String("batch")) {
+        for (const QJsonValue &e : object.value(QStringLiteral("events")).toArray())
+            out.append(qint64(e.toObject().value(kSeq).toDouble()));
+    } else if (object.value(kSeq).isDouble()) {
+        out.append(qint64(object.value(kSeq).toDouble()));
+    }
+    return out;
+}
+
+// A WebSocket client written by hand on a QTcpSocket, for what QWebSocket cannot be made to do:
+// stop reading, or never answer pings.
+class RawWs
+{
+public:
+    struct Message {
+        int opcode = 0;
+        QByteArray payload;
+    };
+
+    bool connectTo(quint16 port)
+    {
+        m_port = port;
+        socket.connectToHost(QHostAddress(QHostAddress::LocalHost), port);
+        return QTest::qWaitFor([this] { return socket.state() == QAbstractSocket::ConnectedState; }, 5000);
+    }
+
+    // Connects, sends the upgrade request and waits for the 101 answer.
+    bool handshake(quint16 port, const QString &path)
+    {
+        if (!connectTo(port))
+            return false;
+        QByteArray nonce(16, Qt::Uninitialized);
+        for (char &c : nonce)
+            c = char(QRandomGenerator::global()->bounded(256));
+        socket.write("GET " + path.toUtf8() + " HTTP/1.1\r\n"
+                     "Host: 127.0.0.1:" + QByteArray::number(port) + "\r\n"
+                     "Upgrade: websocket\r\n"
+                     "Connection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: " + nonce.toBase64() + "\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n");
+        if (!QTest::qWaitFor([this] {
+                m_buffer += socket.readAll();
+                return m_buffer.contains("\r\n\r\n") || socket.state() == QAbstractSocket::UnconnectedState;
+            }, 5000))
+            return false;
+        const int end = int(m_buffer.indexOf("\r\n\r\n"));
+        if (end < 0)
+            return false;
+        response = m_buffer.left(end + 4);
+        m_buffer.remove(0, end + 4);
+        parse();
+        return response.startsWith("HTTP/1.1 101");
+    }
+
+    // Reads what arrived and parses complete frames.
+    void pump()
+    {
+        m_buffer += socket.readAll();
+        parse();
+    }
+
+    bool isClosed() const { return socket.state() == QAbstractSocket::UnconnectedState; }
+
+    // A masked frame, as a client must send it.
+    void sendFrame(int opcode, const QByteArray &payload)
+    {
+        QByteArray frame;
+        frame.append(char(0x80 | opcode));
+        if (payload.size() < 126) {
+            frame.append(char(0x80 | payload.size()));
+        } else if (payload.size() < 65536) {
+            frame.append(char(0x80 | 126));
+            frame.append(char((payload.size() >> 8) & 0xff));
+            frame.append(char(payload.size() & 0xff));
+        } else {
+            frame.append(char(0x80 | 127));
+            for (int shift = 56; shift >= 0; shift -= 8)
+                frame.append(char((quint64(payload.size()) >> shift) & 0xff));
+        }
+        const quint32 mask = QRandomGenerator::global()->generate();
+        char key[4];
+        qToBigEndian(mask, key);
+        frame.append(key, 4);
+        for (qsizetype i = 0; i < payload.size(); ++i)
+            frame.append(char(payload.at(i) ^ key[i % 4]));
+        socket.write(frame);
+    }
+
+    // The close code of a received close frame, or -1.
+    int closeCode() const
+    {
+        for (const Message &m : messages) {
+            if (m.opcode == 0x8 && m.payload.size() >= 2)
+                return qFromBigEndian<quint16>(m.payload.constData());
+        }
+        return -1;
+    }
+    int count(int opcode) const
+    {
+        int n = 0;
+        for (const Message &m : messages)
+            n += m.opcode == opcode ? 1 : 0;
+        return n;
+    }
+    QVector<qint64> seqs() const
+    {
+        QVector<qint64> out;
+        for (const Message &m : messages) {
+            if (m.opcode == 0x1)
+                out += seqsInMessage(m.payload);
+        }
+        return out;
+    }
+
+    QTcpSocket socket;
+    QByteArray response;
+    QVector<Message> messages; // complete messages, control frames included
+    bool protocolError = false;
+
+private:
+    void parse()
+    {
+        for (;;) {
+            if (m_buffer.size() < 2)
+                return;
+            const quint8 b0 = quint8(m_buffer.at(0));
+            const quint8 b1 = quint8(m_buffer.at(1));
+            if (b1 & 0x80)
+                protocolError = true; // a server must not mask
+            qint64 length = b1 & 0x7f;
+            int header = 2;
+            if (length == 126) {
+                if (m_buffer.size() < 4)
+                    return;
+                length = qFromBigEndian<quint16>(m_buffer.constData() + 2);
+                header = 4;
+            } else if (length == 127) {
+                if (m_buffer.size() < 10)
+                    return;
+                length = qint64(qFromBigEndian<quint64>(m_buffer.constData() + 2));
+                header = 10;
+            }
+            if (m_buffer.size() < header + length)
+                return;
+            const QByteArray payload = m_buffer.mid(header, length);
+            m_buffer.remove(0, header + int(length));
+            const bool fin = b0 & 0x80;
+            const int opcode = b0 & 0x0f;
+            if (opcode >= 0x8) {
+                messages.append(Message{opcode, payload});
+                continue;
+            }
+            if (opcode != 0)
+                m_partial = Message{opcode, QByteArray()};
+            m_partial.payload += payload;
+            if (fin) {
+                messages.append(m_partial);
+                m_partial = Message();
+            }
+        }
+    }
+
+    quint16 m_port = 0;
+    QByteArray m_buffer;
+    Message m_partial;
+};
+
+qint64 laggingDropped(Server &server)
+{
+    qint64 value = -1;
+    Hub *hub = server.hub();
+    QMetaObject::invokeMethod(
+        hub, [&] { value = hub->counters().laggingDropped; }, Qt::BlockingQueuedConnection);
+    return value;
+}
+
+// Reads a raw HTTP answer until the server closes or a complete head (and body) arrived.
+QByteArray rawHttp(quint16 port, const QByteArray &request, int timeoutMs = 10000)
+{
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress(QHostAddress::LocalHost), port);
+    if (!socket.waitForConnected(5000))
+        return QByteArray();
+    socket.write(request);
+    QByteArray answer;
+    (void)QTest::qWaitFor(
+        [&] {
+            answer += socket.readAll();
+            const int end = int(answer.indexOf("\r\n\r\n"));
+            if (end >= 0) {
+                const int cl = int(answer.toLower().indexOf("content-length:"));
+                if (cl >= 0 && cl < end) {
+                    const int eol = int(answer.indexOf("\r\n", cl));
+                    const int length = answer.mid(cl + 15, eol - cl - 15).trimmed().toInt();
+                    if (answer.size() >= end + 4 + length)
+                        return true;
+                }
+            }
+            return socket.state() == QAbstractSocket::UnconnectedState;
+        },
+        timeoutMs);
+    answer += socket.readAll();
+    return answer;
+}
+
+int statusOf(const QByteArray &response)
+{
+    // "HTTP/1.1 413 Content Too Large"
+    if (!response.startsWith("HTTP/1."))
+        return 0;
+    return response.mid(9, 3).toInt();
+}
+
+} // namespace
+
+class TestLimits : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void messageOverLimitCloses1009_data();
+    void messageOverLimitCloses1009();
+    void tooManyEventsPerPublish_data();
+    void tooManyEventsPerPublish();
+    void laggingSubscriberIsCutAndResumes();
+    void handshakeTimeout_data();
+    void handshakeTimeout();
+    void keepalive();
+    void httpLimitsRaw_data();
+    void httpLimitsRaw();
+    void httpLimitsNam_data();
+    void httpLimitsNam();
+    void badFrameKeepsConnection_data();
+    void badFrameKeepsConnection();
+};
+
+void TestLimits::messageOverLimitCloses1009_data()
+{
+    QTest::addColumn<int>("frameSize"); // 0: QWebSocket's default (one frame)
+    QTest::addColumn<bool>("binary");
+    QTest::newRow("one text frame") << 0 << false;
+    QTest::newRow("fragmented text message") << 8 * 1024 << false;
+    QTest::newRow("one binary frame") << 0 << true;
+}
+
+void TestLimits::messageOverLimitCloses1009()
+{
+    QFETCH(int, frameSize);
+    QFETCH(bool, binary);
+    ServerConfig config;
+    config.maxMessageBytes = 64 * 1024;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    ProbePtr sub = openProbe(srv.ws(QStringLiteral("/ws/runs/big")));
+    ProbePtr offender = openProbe(srv.ws(QStringLiteral("/ws")));
+    for (Probe *p : {producer.get(), sub.get(), offender.get()}) {
+        QVERIFY(p->waitConnected());
+        QVERIFY(!p->waitMessage(QStringLiteral("welcome")).isEmpty());
+    }
+    QVector<qint64> expected = publishAcked(*producer, logEvents(QStringLiteral("big"), 3));
+    QCOMPARE(expected.size(), 3);
+    // Under the limit is fine, also from the offender.
+    const QVector<qint64> under = publishAcked(*offender, logEvents(QStringLiteral("big"), 40, 1000));
+    QCOMPARE(under.size(), 40);
+    expected += under;
+
+    // A valid publish op of about 100 KiB: over the limit, so none of it may be accepted.
+    const QByteArray op = QJsonDocument(Test::publishOp(logEvents(QStringLiteral("big"), 100, 1000), QStringLiteral("over")))
+                              .toJson(QJsonDocument::Compact);
+    QVERIFY(op.size() > config.maxMessageBytes);
+    if (frameSize > 0)
+        offender->socket().setOutgoingFrameSize(quint64(frameSize));
+    if (binary)
+        offender->socket().sendBinaryMessage(op);
+    else
+        offender->sendText(QString::fromUtf8(op));
+    QVERIFY2(offender->waitClosed(10000), "a message over maxMessageBytes must close the connection");
+    QCOMPARE(offender->closeCode(), 1009);
+    QCOMPARE(ofType(*offender, QStringLiteral("ack")).size(), 1);
+
+    // Nobody else noticed.
+    const QVector<qint64> after = publishAcked(*producer, logEvents(QStringLiteral("big"), 2));
+    QCOMPARE(after.size(), 2);
+    expected += after;
+    QVERIFY(sub->waitEvents(int(expected.size())));
+    QVERIFY(sync(*sub));
+    QCOMPARE(sub->seqs(), expected);
+    QVERIFY(producer->isConnected());
+    QVERIFY(sub->isConnected());
+    ProbePtr fresh = openProbe(srv.ws(QStringLiteral("/ws/runs/big")));
+    QVERIFY(fresh->waitConnected());
+    QVERIFY(fresh->waitEvents(int(expected.size())));
+    QVERIFY(sync(*fresh));
+    QCOMPARE(fresh->seqs(), expected);
+}
+
+void TestLimits::tooManyEventsPerPublish_data()
+{
+    QTest::addColumn<int>("count");
+    QTest::addColumn<bool>("accepted");
+    QTest::newRow("limit") << 50 << true;
+    QTest::newRow("limit + 1") << 51 << false;
+    QTest::newRow("20 x limit") << 1000 << false;
+}
+
+void TestLimits::tooManyEventsPerPublish()
+{
+    QFETCH(int, count);
+    QFETCH(bool, accepted);
+    ServerConfig config;
+    config.maxEventsPerPublish = 50;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    ProbePtr sub = openProbe(srv.ws(QStringLiteral("/ws/runs/many")));
+    QVERIFY(producer->waitConnected());
+    QVERIFY(sub->waitConnected());
+    QVERIFY(!sub->waitMessage(QStringLiteral("welcome")).isEmpty());
+
+    QVector<qint64> expected = publishAcked(*producer, logEvents(QStringLiteral("many"), 2));
+    QCOMPARE(expected.size(), 2);
+    producer->send(Test::publishOp(logEvents(QStringLiteral("many"), count), QStringLiteral("bulk")));
+    const QJsonObject answer = waitAnswer(*producer, QStringLiteral("bulk"));
+    if (accepted) {
+        QVERIFY2(answer.value(kType).toString() == QLatin1String("ack"), qPrintable(describe(answer)));
+        QCOMPARE(answer.value(kSeq).toArray().size(), count);
+        expected += seqList(answer.value(kSeq).toArray());
+    } else {
+        QCOMPARE(answer.value(kType).toString(), QStringLiteral("error"));
+        QCOMPARE(answer.value(kCode).toString(), QStringLiteral("TOO_LARGE"));
+    }
+    QVERIFY(sync(*producer));
+    QVERIFY(producer->isConnected());
+    const QVector<qint64> after = publishAcked(*producer, logEvents(QStringLiteral("many"), 3));
+    QCOMPARE(after.size(), 3);
+    expected += after;
+    QVERIFY(sub->waitEvents(int(expected.size())));
+    QVERIFY(sync(*sub));
+    QCOMPARE(sub->seqs(), expected);
+}
+
+void TestLimits::laggingSubscriberIsCutAndResumes()
+{
+    ServerConfig config;
+    config.maxQueueBytes = 256 * 1024;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    ProbePtr good = openProbe(srv.ws(QStringLiteral("/ws/runs/lag")));
+    QVERIFY(producer->waitConnected());
+    QVERIFY(good->waitConnected());
+    QVERIFY(!good->waitMessage(QStringLiteral("welcome")).isEmpty());
+
+    RawWs slow;
+    QVERIFY2(slow.handshake(srv.port(), QStringLiteral("/ws/runs/lag")), slow.response.constData());
+    QVERIFY(QTest::qWaitFor([&] { slow.pump(); return slow.count(0x1) >= 1; }, 5000)); // welcome
+    // From now on the slow client takes at most a few KiB and then stops reading.
+    slow.socket.setReadBufferSize(4096);
+
+    // Publish about 32 KiB at a time until the server gives up on the slow client.
+    QVector<qint64> expected;
+    qint64 dropped = 0;
+    int ops = 0;
+    for (; ops < 4000 && dropped == 0; ++ops) {
+        const QVector<qint64> seqs = publishAcked(*producer, logEvents(QStringLiteral("lag"), 8, 4000, ops * 8));
+        QCOMPARE(seqs.size(), 8);
+        expected += seqs;
+        dropped = laggingDropped(srv.server());
+    }
+    QVERIFY2(dropped == 1, qPrintable(QStringLiteral("dropped %1 after %2 ops").arg(dropped).arg(ops)));
+    qInfo("slow client cut after %d ops (%d events)", ops, int(expected.size()));
+
+    // Read what the server still sends: the queued events, then a close frame with 4008.
+    slow.socket.setReadBufferSize(0);
+    QVERIFY(QTest::qWaitFor([&] { slow.pump(); return slow.closeCode() != -1 || slow.isClosed(); }, 10000));
+    slow.pump();
+    QVERIFY(!slow.protocolError);
+    QCOMPARE(slow.closeCode(), 4008);
+    // What it got before the close frame is a gap-free prefix of what was published (the events
+    // queued for it when it was cut may or may not still be sent).
+    const QVector<qint64> slowSeqs = slow.seqs();
+    QCOMPARE(slowSeqs, expected.mid(0, slowSeqs.size()));
+
+    // More events after the cut; the good subscriber gets everything, exactly once.
+    for (int i = 0; i < 10; ++i) {
+        const QVector<qint64> seqs = publishAcked(*producer, logEvents(QStringLiteral("lag"), 8, 100, 900000 + i * 8));
+        QCOMPARE(seqs.size(), 8);
+        expected += seqs;
+    }
+    QVERIFY2(good->waitEvents(int(expected.size()), 30000),
+             qPrintable(QStringLiteral("good subscriber got %1 of %2").arg(good->events().size()).arg(expected.size())));
+    QVERIFY(sync(*good));
+    QCOMPARE(good->seqs(), expected);
+    QVERIFY(good->isConnected());
+    QCOMPARE(good->closeCode(), -1);
+
+    // The slow client resumes after the last seq it got and misses nothing.
+    const qint64 since = slowSeqs.isEmpty() ? 0 : slowSeqs.last();
+    ProbePtr resumed = openProbe(srv.ws(QStringLiteral("/ws/runs/lag?since=%1").arg(since)));
+    QVERIFY(resumed->waitConnected());
+    const int rest = int(expected.size()) - int(slowSeqs.size());
+    QVERIFY2(resumed->waitEvents(rest, 30000), qPrintable(QStringLiteral("resumed got %1 of %2").arg(resumed->events().size()).arg(rest)));
+    const QVector<qint64> more = publishAcked(*producer, logEvents(QStringLiteral("lag"), 5));
+    QCOMPARE(more.size(), 5);
+    expected += more;
+    QVERIFY(resumed->waitEvents(rest + 5));
+    QVERIFY(sync(*resumed));
+    QCOMPARE(slowSeqs + resumed->seqs(), expected);
+}
+
+void TestLimits::handshakeTimeout_data()
+{
+    QTest::addColumn<QByteArray>("sent");
+    QTest::newRow("nothing") << QByteArray();
+    QTest::newRow("half a request line") << QByteArrayLiteral("GET /heal");
+    QTest::newRow("half a request head") << QByteArrayLiteral("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    QTest::newRow("half an upgrade head") << QByteArrayLiteral("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n");
+    QTest::newRow("head without the body") << QByteArrayLiteral("POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"run\":");
+}
+
+void TestLimits::handshakeTimeout()
+{
+    QFETCH(QByteArray, sent);
+    ServerConfig config;
+    config.handshakeTimeoutMs = 300;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr good = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(good->waitConnected());
+
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress(QHostAddress::LocalHost), srv.port());
+    QVERIFY(socket.waitForConnected(5000));
+    if (!sent.isEmpty())
+        socket.write(sent);
+    QByteArray answer;
+    const bool closed = QTest::qWaitFor(
+        [&] {
+            answer += socket.readAll();
+            return socket.state() == QAbstractSocket::UnconnectedState;
+        },
+        10000);
+    answer += socket.readAll();
+    QVERIFY2(closed, "a connection that does not complete its request must be closed");
+    if (!answer.isEmpty())
+        QVERIFY2(statusOf(answer) == 408, answer.left(200).constData());
+
+    // The good client, past the handshake, is not affected by the timeout.
+    QTest::qWait(2 * config.handshakeTimeoutMs);
+    QVERIFY(good->isConnected());
+    QVERIFY(sync(*good));
+}
+
+void TestLimits::keepalive()
+{
+    ServerConfig config;
+    config.pingIntervalMs = 200;
+    config.keepaliveTimeoutMs = 800;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+
+    ProbePtr good = openProbe(srv.ws(QStringLiteral("/ws/runs/ka")));
+    QVERIFY(good->waitConnected());
+    QVERIFY(!good->waitMessage(QStringLiteral("welcome")).isEmpty());
+
+    RawWs mute;   // reads everything, never answers
+    RawWs polite; // answers every ping with a pong, never sends anything else
+    QVERIFY2(mute.handshake(srv.port(), QStringLiteral("/ws/runs/ka")), mute.response.constData());
+    QVERIFY2(polite.handshake(srv.port(), QStringLiteral("/ws/runs/ka")), polite.response.constData());
+
+    int pongsSent = 0;
+    auto servePolite = [&] {
+        polite.pump();
+        const int pings = polite.count(0x9);
+        for (; pongsSent < pings; ++pongsSent) {
+            QByteArray payload;
+            int seen = 0;
+            for (const RawWs::Message &m : std::as_const(polite.messages)) {
+                if (m.opcode == 0x9 && seen++ == pongsSent) {
+                    payload = m.payload;
+                    break;
+                }
+            }
+            polite.sendFrame(0xA, payload);
+        }
+    };
+
+    const bool dropped = QTest::qWaitFor(
+        [&] {
+            mute.pump();
+            servePolite();
+            return mute.isClosed();
+        },
+        10000);
+    QVERIFY2(dropped, "a client that never answers pings must be dropped");
+    QVERIFY2(mute.count(0x9) >= 1, "the server pings a silent client before dropping it");
+
+    // The clients that answer pings stay, well past the keepalive timeout.
+    QElapsedTimer waited;
+    waited.start();
+    while (waited.elapsed() < 3 * config.keepaliveTimeoutMs) {
+        servePolite();
+        QTest::qWait(20);
+    }
+    servePolite();
+    QVERIFY2(good->isConnected(), qPrintable(QStringLiteral("close code %1").arg(good->closeCode())));
+    QVERIFY(!polite.isClosed());
+    QVERIFY(pongsSent >= 1);
+    QVERIFY(sync(*good));
+
+    // And they still get events.
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(producer->waitConnected());
+    const QVector<qint64> seqs = publishAcked(*producer, logEvents(QStringLiteral("ka"), 2));
+    QCOMPARE(seqs.size(), 2);
+    QVERIFY(good->waitEvents(2));
+    QVERIFY(QTest::qWaitFor([&] { servePolite(); return polite.seqs().size() >= 2; }, 10000));
+    QCOMPARE(polite.seqs(), seqs);
+}
+
+void TestLimits::httpLimitsRaw_data()
+{
+    // %PORT% in the request is replaced by the server's port.
+    QTest::addColumn<QByteArray>("request");
+    QTest::addColumn<int>("status");
+    const QByteArray host = "Host: 127.0.0.1:%PORT%\r\n";
+    const QByteArray event = "{\"run\":\"h\",\"type\":\"log\",\"data\":{\"message\":\"x\"}}";
+
+    QTest::newRow("declared body over limit") << QByteArray("POST /api/events HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n") << 413;
+    QTest::newRow("body over limit, sent in full") << QByteArray("POST /api/events HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n" + QByteArray(100000, ' ')) << 413;
+    QTest::newRow("body under limit") << QByteArray("POST /api/events HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nConnection: close\r\nContent-Length: " + QByteArray::number(event.size()) + "\r\n\r\n" + event) << 200;
+    QByteArray chunked = "POST /api/events HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 5; ++i)
+        chunked += "4000\r\n" + QByteArray(0x4000, ' ') + "\r\n";
+    chunked += "0\r\n\r\n";
+    QTest::newRow("chunked body over limit") << chunked << 413;
+    QTest::newRow("header over limit") << QByteArray("GET /healthz HTTP/1.1\r\n" + host + "X-Filler: " + QByteArray(16 * 1024, 'a') + "\r\n\r\n") << 431;
+    QByteArray manyLines = "GET /healthz HTTP/1.1\r\n" + host;
+    for (int i = 0; i < 1000; ++i)
+        manyLines += "X-Line-" + QByteArray::number(i) + ": 0123456789\r\n";
+    manyLines += "\r\n";
+    QTest::newRow("many header lines over limit") << manyLines << 431;
+    QTest::newRow("header over limit, never ending") << QByteArray("GET /healthz HTTP/1.1\r\n" + host + "X-Filler: " + QByteArray(16 * 1024, 'a')) << 431;
+    QTest::newRow("header under limit") << QByteArray("GET /healthz HTTP/1.1\r\n" + host + "Connection: close\r\nX-Filler: " + QByteArray(4 * 1024, 'a') + "\r\n\r\n") << 200;
+    QTest::newRow("websocket upgrade with header over limit") << QByteArray("GET /ws HTTP/1.1\r\n" + host + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Filler: " + QByteArray(16 * 1024, 'a') + "\r\n\r\n") << 431;
+}
+
+void TestLimits::httpLimitsRaw()
+{
+    QFETCH(QByteArray, request);
+    QFETCH(int, status);
+    ServerConfig config;
+    config.maxMessageBytes = 64 * 1024;
+    config.maxHeaderBytes = 8 * 1024;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    request.replace("%PORT%", QByteArray::number(srv.port()));
+    const QByteArray answer = rawHttp(srv.port(), request);
+    QVERIFY2(statusOf(answer) == status, answer.left(300).constData());
+
+    // The server is fine afterwards.
+    QNetworkAccessManager nam;
+    QCOMPARE(httpCall(nam, "GET", srv.http(QStringLiteral("/healthz"))).status, 200);
+}
+
+void TestLimits::httpLimitsNam_data()
+{
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<int>("bodyEvents");   // events of ~1 KiB in the body
+    QTest::addColumn<int>("headerBytes");  // size of an extra header
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("errorCode");
+    QTest::newRow("body under limit") << QByteArray("POST") << QStringLiteral("/api/events") << 40 << 0 << 200 << QString();
+    QTest::newRow("body over limit") << QByteArray("POST") << QStringLiteral("/api/events") << 100 << 0 << 413 << QStringLiteral("TOO_LARGE");
+    QTest::newRow("body far over limit") << QByteArray("POST") << QStringLiteral("/api/events") << 1000 << 0 << 413 << QStringLiteral("TOO_LARGE");
+    QTest::newRow("header under limit") << QByteArray("GET") << QStringLiteral("/api/runs") << 0 << 4 * 1024 << 200 << QString();
+    QTest::newRow("header over limit") << QByteArray("GET") << QStringLiteral("/api/runs") << 0 << 16 * 1024 << 431 << QString();
+}
+
+void TestLimits::httpLimitsNam()
+{
+    QFETCH(QByteArray, method);
+    QFETCH(QString, path);
+    QFETCH(int, bodyEvents);
+    QFETCH(int, headerBytes);
+    QFETCH(int, status);
+    QFETCH(QString, errorCode);
+    ServerConfig config;
+    config.maxMessageBytes = 64 * 1024;
+    config.maxHeaderBytes = 8 * 1024;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+
+    QByteArray body;
+    if (bodyEvents > 0)
+        body = QJsonDocument(logEvents(QStringLiteral("h"), bodyEvents, 1000)).toJson(QJsonDocument::Compact);
+    QList<QPair<QByteArray, QByteArray>> headers;
+    if (headerBytes > 0)
+        headers.append({QByteArrayLiteral("X-Filler"), QByteArray(headerBytes, 'a')});
+    QNetworkAccessManager nam;
+    const HttpResult result = httpCall(nam, method, srv.http(path), body, headers);
+    QVERIFY2(result.status == status, qPrintable(QStringLiteral("status %1: %2").arg(result.status).arg(QString::fromUtf8(result.body.left(300)))));
+    if (!errorCode.isEmpty())
+        QCOMPARE(result.errorCode(), errorCode);
+
+    // Nothing of a refused body was stored; the server keeps serving.
+    const int runStatus = httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/h"))).status;
+    if (bodyEvents > 0)
+        QCOMPARE(runStatus, status == 200 ? 200 : 404);
+    QCOMPARE(httpCall(nam, "GET", srv.http(QStringLiteral("/healthz"))).status, 200);
+}
+
+void TestLimits::badFrameKeepsConnection_data()
+{
+    QTest::addColumn<QString>("frame");
+    QTest::addColumn<bool>("binary");
+    QTest::addColumn<QString>("code");
+    const QString json = QStringLiteral("INVALID_JSON");
+    const QString event = QStringLiteral("INVALID_EVENT");
+    QTest::newRow("not json") << QStringLiteral("{{{") << false << json;
+    QTest::newRow("array") << QStringLiteral("[1,2,3]") << false << json;
+    QTest::newRow("null") << QStringLiteral("null") << false << json;
+    QTest::newRow("binary") << QStringLiteral("{\"op\":\"publish\",\"event\":{\"run\":\"g\",\"type\":\"log\",\"data\":{\"message\":\"b\"}}}") << true << json;
+    QTest::newRow("unknown op") << QStringLiteral("{\"op\":\"frobnicate\",\"id\":\"bad\"}") << false << QStringLiteral("UNKNOWN_OP");
+    QTest::newRow("missing op") << QStringLiteral("{\"id\":\"bad\"}") << false << QStringLiteral("UNKNOWN_OP");
+    QTest::newRow("publish without events") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\"}") << false << event;
+    QTest::newRow("event without run") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\",\"event\":{\"type\":\"log\",\"data\":{\"message\":\"x\"}}}") << false << event;
+    QTest::newRow("bad run id") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\",\"event\":{\"run\":\"a b/c\",\"type\":\"log\",\"data\":{\"message\":\"x\"}}}") << false << event;
+    QTest::newRow("data not an object") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\",\"event\":{\"run\":\"g\",\"type\":\"log\",\"data\":5}}") << false << event;
+    QTest::newRow("one bad event among good ones")
+        << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\",\"events\":["
+                          "{\"run\":\"g\",\"type\":\"log\",\"data\":{\"message\":\"would be lost\"}},"
+                          "{\"run\":\"g\",\"type\":\"metric\",\"data\":{\"loss\":\"high\"}},"
+                          "{\"run\":\"g\",\"type\":\"log\",\"data\":{\"message\":\"also\"}}]}")
+        << false << event;
+    QTest::newRow("empty events") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\",\"events\":[]}") << false << event;
+    QTest::newRow("subscribe bad run") << QStringLiteral("{\"op\":\"subscribe\",\"id\":\"bad\",\"run\":\"no spaces allowed\"}") << false << event;
+    QTest::newRow("too many events") << QStringLiteral("TOO_MANY") << false << QStringLiteral("TOO_LARGE");
+}
+
+void TestLimits::badFrameKeepsConnection()
+{
+    QFETCH(QString, frame);
+    QFETCH(bool, binary);
+    QFETCH(QString, code);
+    ServerConfig config;
+    config.maxEventsPerPublish = 20;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    ProbePtr sub = openProbe(srv.ws(QStringLiteral("/ws/runs/g")));
+    QVERIFY(producer->waitConnected());
+    QVERIFY(sub->waitConnected());
+    QVERIFY(!sub->waitMessage(QStringLiteral("welcome")).isEmpty());
+    if (frame == QLatin1String("TOO_MANY"))
+        frame = QString::fromUtf8(QJsonDocument(Test::publishOp(logEvents(QStringLiteral("g"), 21), QStringLiteral("bad"))).toJson(QJsonDocument::Compact));
+
+    QVector<qint64> expected = publishAcked(*producer, logEvents(QStringLiteral("g"), 5));
+    QCOMPARE(expected.size(), 5);
+    // An unacknowledged publish right before the bad frame, one right after.
+    producer->send(Test::publishOp(logEvents(QStringLiteral("g"), 2, 0, 100)));
+    if (binary)
+        producer->socket().sendBinaryMessage(frame.toUtf8());
+    else
+        producer->sendText(frame);
+    producer->send(Test::publishOp(logEvents(QStringLiteral("g"), 2, 0, 200)));
+    const QVector<qint64> after = publishAcked(*producer, logEvents(QStringLiteral("g"), 5, 0, 300));
+    QCOMPARE(after.size(), 5);
+
+    const QVector<QJsonObject> errors = ofType(*producer, QStringLiteral("error"));
+    QCOMPARE(errors.size(), 1);
+    QCOMPARE(errors.first().value(kCode).toString(), code);
+    if (frame.contains(QLatin1String("\"id\":\"bad\"")) && !binary)
+        QCOMPARE(errors.first().value(kId).toString(), QStringLiteral("bad"));
+    QVERIFY(producer->isConnected());
+
+    // 5 + 2 + 2 + 5 accepted events, in order, nothing of the bad frame.
+    QVERIFY2(sub->waitEvents(14), qPrintable(QString::number(sub->events().size())));
+    QVERIFY(sync(*sub));
+    const QVector<qint64> seen = sub->seqs();
+    QCOMPARE(seen.size(), 14);
+    QCOMPARE(seen.mid(0, 5), expected);
+    QCOMPARE(seen.mid(9), after);
+    for (int i = 1; i < seen.size(); ++i)
+        QVERIFY(seen.at(i) > seen.at(i - 1));
+    QStringList messages;
+    for (const QJsonObject &e : sub->events())
+        messages.append(e.value(QStringLiteral("data")).toObject().value(QStringLiteral("message")).toString());
+    QVERIFY(!messages.contains(QStringLiteral("would be lost")));
+    QVERIFY(!messages.contains(QStringLiteral("b")));
+
+    // The REST view agrees.
+    QNetworkAccessManager nam;
+    const HttpResult events = httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/g/events")));
+    QCOMPARE(events.status, 200);
+    QCOMPARE(QJsonDocument::fromJson(events.body).array().size(), 14);
+}
+
+QTEST_MAIN(TestLimits)
+#include "tst_limits.moc"
