@@ -1,12 +1,21 @@
 #include "demoproducer.h"
+#include "mainwindow.h"
 #include "options.h"
 #include "server.h"
 #include "signalwatcher.h"
 #include "version.h"
+#include "viewerfeed.h"
 
+#include <QApplication>
 #include <QCoreApplication>
+#include <QDir>
+#include <QLibraryInfo>
+#include <QLocale>
+#include <QTimer>
+#include <QTranslator>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 using namespace Runwatch;
@@ -19,12 +28,8 @@ int fail(const QString &message)
     return 2;
 }
 
-int runHeadless(QCoreApplication &app, const AppOptions &options)
+void announce(const Server &server, const AppOptions &options)
 {
-    Server server(options.server);
-    QString error;
-    if (!server.start(&error))
-        return fail(error);
     if (options.tokenGenerated) {
         std::fprintf(stderr,
                      "runwatch: listening on a non-loopback address without --token; generated this token:\n"
@@ -36,13 +41,57 @@ int runHeadless(QCoreApplication &app, const AppOptions &options)
     }
     std::printf("runwatch listening on %s\n", qPrintable(server.url()));
     std::fflush(stdout);
+}
+
+void installTranslations(QCoreApplication &app, const QString &lang)
+{
+    const QLocale locale = lang.isEmpty() ? QLocale() : QLocale(lang);
+    if (!lang.isEmpty())
+        QLocale::setDefault(locale);
+    auto *own = new QTranslator(&app);
+    if (own->load(locale, QStringLiteral("runwatch"), QStringLiteral("_"), QStringLiteral(":/i18n")))
+        QCoreApplication::installTranslator(own);
+    auto *qt = new QTranslator(&app);
+    if (qt->load(locale, QStringLiteral("qtbase"), QStringLiteral("_"), QLibraryInfo::path(QLibraryInfo::TranslationsPath)))
+        QCoreApplication::installTranslator(qt);
+}
+
+// The options that make this a run without any window, looked at before Qt starts: a window
+// needs QApplication (and a display), a server does not.
+bool wantsHeadless(int argc, char *argv[])
+{
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--headless") || !std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")
+            || !std::strcmp(argv[i], "--version") || !std::strcmp(argv[i], "-v") || !std::strcmp(argv[i], "--help-all"))
+            return true;
+    }
+    return false;
+}
+
+bool haveDisplay()
+{
+    if (qEnvironmentVariableIsSet("QT_QPA_PLATFORM"))
+        return true;
+#if defined(Q_OS_UNIX) && !defined(Q_OS_MACOS)
+    return qEnvironmentVariableIsSet("DISPLAY") || qEnvironmentVariableIsSet("WAYLAND_DISPLAY");
+#else
+    return true;
+#endif
+}
+
+int runHeadless(QCoreApplication &app, const AppOptions &options)
+{
+    Server server(options.server);
+    QString error;
+    if (!server.start(&error))
+        return fail(error);
+    announce(server, options);
 
     std::unique_ptr<DemoProducer> demo;
     if (options.demo) {
         demo = std::make_unique<DemoProducer>(QUrl(server.url()), options.server.token);
         demo->start();
     }
-
     SignalWatcher signals;
     QObject::connect(&signals, &SignalWatcher::terminationRequested, &app, [&](int) {
         demo.reset();
@@ -50,6 +99,44 @@ int runHeadless(QCoreApplication &app, const AppOptions &options)
         app.exit(0);
     });
     return app.exec();
+}
+
+int runWindow(QApplication &app, const AppOptions &options)
+{
+    Server server(options.server);
+    QString error;
+    if (!server.start(&error))
+        return fail(error);
+    announce(server, options);
+
+    ViewerFeed *feed = server.createViewerFeed();
+    auto window = std::make_unique<MainWindow>(feed, server.url(), options.server.token);
+    std::unique_ptr<DemoProducer> demo;
+    if (options.demo) {
+        demo = std::make_unique<DemoProducer>(QUrl(server.url()), options.server.token);
+        demo->start();
+    }
+    window->show();
+
+    if (!options.screenshot.isEmpty()) {
+        // Let the window settle (and the demo produce a few seconds of data), then save it.
+        const int delayMs = options.demo ? 4000 : 1200;
+        QTimer::singleShot(delayMs, window.get(), [&] {
+            const bool saved = window->grab().save(options.screenshot, "PNG");
+            if (!saved)
+                std::fprintf(stderr, "runwatch: cannot write screenshot %s\n", qPrintable(options.screenshot));
+            app.exit(saved ? 0 : 1);
+        });
+    }
+
+    SignalWatcher signals;
+    QObject::connect(&signals, &SignalWatcher::terminationRequested, &app, [&](int) { app.exit(0); });
+    app.setQuitOnLastWindowClosed(true);
+    const int code = app.exec();
+    demo.reset();
+    window.reset();
+    server.stop();
+    return code;
 }
 
 } // namespace
@@ -60,10 +147,26 @@ int main(int argc, char *argv[])
     QCoreApplication::setOrganizationName(QStringLiteral("runwatch"));
     QCoreApplication::setApplicationVersion(QStringLiteral(RUNWATCH_VERSION));
 
-    QCoreApplication app(argc, argv);
+    if (wantsHeadless(argc, argv)) {
+        QCoreApplication app(argc, argv);
+        AppOptions options;
+        QString error;
+        if (!parseOptions(app.arguments(), &options, &error))
+            return fail(error);
+        installTranslations(app, options.lang);
+        return runHeadless(app, options);
+    }
+    if (!haveDisplay()) {
+        std::fprintf(stderr, "runwatch: no display to open the window on (DISPLAY is not set); "
+                             "use --headless to serve without a window\n");
+        return 2;
+    }
+    QApplication app(argc, argv);
+    QApplication::setApplicationDisplayName(QStringLiteral("Runwatch"));
     AppOptions options;
     QString error;
     if (!parseOptions(app.arguments(), &options, &error))
         return fail(error);
-    return runHeadless(app, options);
+    installTranslations(app, options.lang);
+    return runWindow(app, options);
 }

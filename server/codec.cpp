@@ -600,6 +600,31 @@ void serializeEnvelope(Event *event)
     event->envelope = out;
 }
 
+bool parseEnvelope(const QByteArray &json, Event *out)
+{
+    QJsonParseError error{};
+    const QJsonDocument doc = QJsonDocument::fromJson(json, &error);
+    if (error.error != QJsonParseError::NoError || !doc.isObject())
+        return false;
+    const QJsonObject object = doc.object();
+    const QJsonValue seq = object.value(QLatin1String("seq"));
+    const QJsonValue run = object.value(QLatin1String("run"));
+    const QJsonValue type = object.value(QLatin1String("type"));
+    qint64 tsMs = 0;
+    if (!seq.isDouble() || !run.isString() || !type.isString()
+        || !parseTimestamp(object.value(QLatin1String("ts")).toString(), &tsMs))
+        return false;
+    out->seq = qint64(seq.toDouble());
+    out->run = run.toString();
+    out->type = type.toString();
+    out->kind = eventKindFor(out->type);
+    out->step = object.value(QLatin1String("step")).toString();
+    out->tsMs = tsMs;
+    out->data = object.value(QLatin1String("data")).toObject();
+    out->envelope = json;
+    return true;
+}
+
 QByteArray batchFrame(const QVector<QByteArray> &envelopes)
 {
     qsizetype size = 32;

@@ -36,6 +36,10 @@ QByteArray metricValueJson(double value);
 // Writes the envelope {"seq","run","type","step"?,"ts","data"} into event->envelope.
 void serializeEnvelope(Event *event);
 
+// Reads back an envelope this server wrote (from the store): fills every field of `out`,
+// envelope included. False when the bytes are not such an envelope.
+bool parseEnvelope(const QByteArray &json, Event *out);
+
 // A batch frame {"type":"batch","events":[...]} from serialized envelopes.
 QByteArray batchFrame(const QVector<QByteArray> &envelopes);
 

@@ -293,13 +293,32 @@ QJsonObject RunState::stepJson(const StepState &step) const
     return object;
 }
 
+double RunState::progress() const
+{
+    if (m_status == QLatin1String("completed"))
+        return 1.0;
+    if (m_total > 0 && m_completed >= 0)
+        return qBound(0.0, m_completed / m_total, 1.0);
+    return -1;
+}
+
+bool RunState::latest(const QString &metric, double *value) const
+{
+    const auto it = m_latest.find(metric);
+    if (it == m_latest.end())
+        return false;
+    *value = it->second;
+    return true;
+}
+
+double RunState::successRate() const
+{
+    return m_resultCount > 0 ? double(m_resultCount - m_resultErrors) / double(m_resultCount) : -1;
+}
+
 QJsonObject RunState::summary(bool withSteps) const
 {
-    double progress = -1;
-    if (m_status == QLatin1String("completed"))
-        progress = 1.0;
-    else if (m_total > 0 && m_completed >= 0)
-        progress = qBound(0.0, m_completed / m_total, 1.0);
+    const double progress = this->progress();
 
     QJsonObject metrics;
     for (const auto &entry : m_latest)

@@ -50,6 +50,25 @@ public:
     qint64 endedMs() const { return m_endedMs; }
     qint64 updatedMs() const { return m_updatedMs; }
 
+    const QString &name() const { return m_name; }
+    const QString &kind() const { return m_kind; }
+    const QString &statusMessage() const { return m_statusMessage; }
+    // 0..1, or -1 when unknown.
+    double progress() const;
+    // The following are -1 when never sent.
+    double completed() const { return m_completed; }
+    double total() const { return m_total; }
+    double epoch() const { return m_epoch; }
+    double totalEpochs() const { return m_totalEpochs; }
+    double etaSeconds() const { return m_etaS; }
+    qint64 currentStep() const { return m_currentStep; }
+    double successRate() const;
+    qint64 resultCount() const { return m_resultCount; }
+    const QString &lastError() const { return m_lastError; }
+    const QJsonObject &config() const { return m_config; }
+    const QStringList &tags() const { return m_tags; }
+    bool latest(const QString &metric, double *value) const;
+
     QStringList metricNames() const;
     const MetricSeries *series(const QString &name) const;
     const QVector<StepState> &steps() const { return m_steps; }

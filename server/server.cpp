@@ -3,6 +3,7 @@
 #include "endpoint.h"
 #include "hub.h"
 #include "memorystore.h"
+#include "viewerfeed.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -89,6 +90,16 @@ bool Server::start(QString *error)
         return false;
     }
     return true;
+}
+
+ViewerFeed *Server::createViewerFeed()
+{
+    if (!m_context)
+        return nullptr;
+    ViewerFeed *feed = nullptr;
+    QMetaObject::invokeMethod(
+        m_context, [&] { feed = new ViewerFeed(m_hub, m_endpoint, m_context); }, Qt::BlockingQueuedConnection);
+    return feed;
 }
 
 QString Server::url() const

@@ -36,6 +36,10 @@ public:
     Hub *hub() const { return m_hub; }
     Endpoint *endpoint() const { return m_endpoint; }
 
+    // A feed of batched events for an in-process viewer, created on the server thread and owned
+    // by the server (deleted by stop()). Connect to it with queued connections.
+    class ViewerFeed *createViewerFeed();
+
     // Checks that a data dir exists or can be made, and can be written to.
     static bool prepareDataDir(const QString &dir, QString *error);
 

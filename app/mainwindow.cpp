@@ -1,0 +1,313 @@
+#include "mainwindow.h"
+
+#include "eventlogmodel.h"
+#include "format.h"
+#include "progressdelegate.h"
+#include "runsmodel.h"
+#include "runstate.h"
+#include "runview.h"
+#include "workspace.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDesktopServices>
+#include <QDockWidget>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QItemSelectionModel>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QScrollBar>
+#include <QSettings>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTableView>
+#include <QToolButton>
+#include <QUrl>
+#include <QUrlQuery>
+#include <QVBoxLayout>
+
+namespace Runwatch {
+
+MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &token, QWidget *parent)
+    : QMainWindow(parent), m_feed(feed), m_url(url)
+{
+    setWindowTitle(tr("Runwatch"));
+    m_dashboardUrl = url + QLatin1Char('/');
+    if (!token.isEmpty()) {
+        QUrl dashboard(m_dashboardUrl);
+        QUrlQuery query;
+        query.addQueryItem(QStringLiteral("token"), token);
+        dashboard.setQuery(query);
+        m_dashboardUrl = dashboard.toString();
+    }
+    m_workspace = new Workspace(this);
+
+    // Runs panel: filters above a sortable table.
+    m_runs = new RunsModel(m_workspace, this);
+    m_runsFilter = new RunsFilterModel(this);
+    m_runsFilter->setSourceModel(m_runs);
+    auto *runsPanel = new QWidget(this);
+    auto *filterText = new QLineEdit(runsPanel);
+    filterText->setPlaceholderText(tr("Filter runs"));
+    filterText->setClearButtonEnabled(true);
+    auto *filterStatus = new QComboBox(runsPanel);
+    filterStatus->addItem(tr("All statuses"), QString());
+    for (const char *status : {"running", "completed", "failed", "paused", "pending", "cancelled"})
+        filterStatus->addItem(Format::statusIcon(QString::fromLatin1(status)), Format::statusText(QString::fromLatin1(status)),
+                              QString::fromLatin1(status));
+    connect(filterText, &QLineEdit::textChanged, m_runsFilter, &RunsFilterModel::setText);
+    connect(filterStatus, &QComboBox::currentIndexChanged, this,
+            [this, filterStatus](int) { m_runsFilter->setStatus(filterStatus->currentData().toString()); });
+    m_runsView = new QTableView(runsPanel);
+    m_runsView->setObjectName(QStringLiteral("runs"));
+    m_runsView->setModel(m_runsFilter);
+    m_runsView->setSortingEnabled(true);
+    m_runsView->sortByColumn(-1, Qt::AscendingOrder);
+    m_runsView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_runsView->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_runsView->verticalHeader()->hide();
+    m_runsView->verticalHeader()->setDefaultSectionSize(26);
+    m_runsView->setAlternatingRowColors(true);
+    m_runsView->setWordWrap(false);
+    m_runsView->setItemDelegateForColumn(RunsModel::Progress,
+                                         new ProgressDelegate(RunsModel::ProgressRole, RunsModel::StatusRole, m_runsView));
+    m_runsView->horizontalHeader()->setStretchLastSection(true);
+    const int widths[RunsModel::ColumnCount] = {96, 170, 78, 112, 46, 86, 60, 80, 60, 64};
+    for (int c = 0; c < RunsModel::ColumnCount; ++c)
+        m_runsView->setColumnWidth(c, widths[c]);
+    auto *filters = new QHBoxLayout;
+    filters->addWidget(filterText, 1);
+    filters->addWidget(filterStatus);
+    auto *runsLayout = new QVBoxLayout(runsPanel);
+    runsLayout->setContentsMargins(6, 6, 0, 0);
+    runsLayout->addLayout(filters);
+    runsLayout->addWidget(m_runsView, 1);
+    connect(m_runsView->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
+
+    m_runView = new RunView(m_workspace, this);
+    auto *splitter = new QSplitter(Qt::Horizontal, this);
+    splitter->setObjectName(QStringLiteral("mainSplitter"));
+    splitter->addWidget(runsPanel);
+    splitter->addWidget(m_runView);
+    splitter->setStretchFactor(0, 2);
+    splitter->setStretchFactor(1, 3);
+    splitter->setSizes({700, 800});
+    setCentralWidget(splitter);
+
+    buildEventLog();
+
+    // Status bar: where the server listens (click to copy), clients, load.
+    m_urlLabel = new QLabel(this);
+    m_urlLabel->setText(QStringLiteral("<a href=\"copy\">%1</a>").arg(m_url.toHtmlEscaped()));
+    m_urlLabel->setToolTip(tr("Click to copy the server's address"));
+    connect(m_urlLabel, &QLabel::linkActivated, this, [this] {
+        QGuiApplication::clipboard()->setText(m_url);
+        statusBar()->showMessage(tr("Copied %1").arg(m_url), 3000);
+    });
+    auto *openDashboard = new QToolButton(this);
+    openDashboard->setText(tr("Open dashboard"));
+    openDashboard->setAutoRaise(true);
+    connect(openDashboard, &QToolButton::clicked, this, [this] { QDesktopServices::openUrl(QUrl(m_dashboardUrl)); });
+    m_clientsLabel = new QLabel(this);
+    m_rateLabel = new QLabel(this);
+    m_rateLabel->setMinimumWidth(160);
+    statusBar()->addPermanentWidget(new QLabel(tr("Listening on"), this));
+    statusBar()->addPermanentWidget(m_urlLabel);
+    statusBar()->addPermanentWidget(openDashboard);
+    statusBar()->addPermanentWidget(m_clientsLabel);
+    statusBar()->addPermanentWidget(m_rateLabel);
+    onStatus(ViewerFeed::Status());
+
+    // Menus.
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    QAction *copyUrl = file->addAction(tr("Copy server address"));
+    connect(copyUrl, &QAction::triggered, this, [this] { QGuiApplication::clipboard()->setText(m_url); });
+    QAction *dashboard = file->addAction(tr("Open dashboard in browser"));
+    connect(dashboard, &QAction::triggered, this, [this] { QDesktopServices::openUrl(QUrl(m_dashboardUrl)); });
+    file->addSeparator();
+    QAction *quit = file->addAction(tr("&Quit"));
+    quit->setShortcut(QKeySequence::Quit);
+    connect(quit, &QAction::triggered, this, &QWidget::close);
+    QMenu *view = menuBar()->addMenu(tr("&View"));
+    view->addAction(findChild<QDockWidget *>(QStringLiteral("eventLogDock"))->toggleViewAction());
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    QAction *about = help->addAction(tr("About Runwatch"));
+    connect(about, &QAction::triggered, this, [this] {
+        QMessageBox::about(this, tr("About Runwatch"),
+                           tr("<b>Runwatch %1</b><p>Watch long-running jobs live.</p><p>Producers send events to %2 "
+                              "over WebSocket (/ws) or HTTP (POST /api/events).</p>")
+                               .arg(QApplication::applicationVersion(), m_url.toHtmlEscaped()));
+    });
+
+    // Events arrive in batches from the server thread, at most ~30 times a second.
+    connect(m_feed, &ViewerFeed::events, this, &MainWindow::onEvents);
+    connect(m_feed, &ViewerFeed::status, this, &MainWindow::onStatus);
+    connect(m_feed, &ViewerFeed::runRemoved, m_workspace, &Workspace::removeRun);
+    connect(m_workspace, &Workspace::runsAdded, this, &MainWindow::updateLogRuns);
+    connect(m_workspace, &Workspace::runRemoved, this, &MainWindow::updateLogRuns);
+
+    resize(1500, 900);
+    QSettings settings;
+    restoreGeometry(settings.value(QStringLiteral("window/geometry")).toByteArray());
+    restoreState(settings.value(QStringLiteral("window/state")).toByteArray());
+    splitter->restoreState(settings.value(QStringLiteral("window/splitter")).toByteArray());
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildEventLog()
+{
+    m_log = new EventLogModel(20000, this);
+    m_logFilter = new EventLogFilter(this);
+    m_logFilter->setSourceModel(m_log);
+    m_logFilter->setType(QStringLiteral("-metric,token"));
+
+    auto *panel = new QWidget(this);
+    m_logRun = new QComboBox(panel);
+    m_logRun->addItem(tr("All runs"), QString());
+    m_logRun->setMinimumContentsLength(18);
+    m_logType = new QComboBox(panel);
+    m_logType->addItem(tr("All but metrics and tokens"), QStringLiteral("-metric,token"));
+    m_logType->addItem(tr("All types"), QString());
+    for (const char *type : {"run_started", "run_status", "progress", "metric", "step_started", "step_progress",
+                             "step_completed", "step_failed", "log", "token", "result", "error", "run_completed", "run_failed"})
+        m_logType->addItem(QString::fromLatin1(type), QString::fromLatin1(type));
+    auto *text = new QLineEdit(panel);
+    text->setPlaceholderText(tr("Filter events"));
+    text->setClearButtonEnabled(true);
+    auto *pause = new QToolButton(panel);
+    pause->setText(tr("Pause"));
+    pause->setCheckable(true);
+    m_autoscroll = new QToolButton(panel);
+    m_autoscroll->setText(tr("Autoscroll"));
+    m_autoscroll->setCheckable(true);
+    m_autoscroll->setChecked(true);
+    auto *clear = new QToolButton(panel);
+    clear->setText(tr("Clear"));
+    connect(m_logRun, &QComboBox::currentIndexChanged, this, [this](int) { m_logFilter->setRun(m_logRun->currentData().toString()); });
+    connect(m_logType, &QComboBox::currentIndexChanged, this, [this](int) { m_logFilter->setType(m_logType->currentData().toString()); });
+    connect(text, &QLineEdit::textChanged, m_logFilter, &EventLogFilter::setText);
+    connect(pause, &QToolButton::toggled, this, [this, pause](bool on) {
+        m_log->setPaused(on);
+        pause->setText(on ? tr("Resume") : tr("Pause"));
+    });
+    connect(clear, &QToolButton::clicked, m_log, &EventLogModel::clear);
+
+    m_logView = new QTableView(panel);
+    m_logView->setObjectName(QStringLiteral("eventLog"));
+    m_logView->setModel(m_logFilter);
+    m_logView->verticalHeader()->hide();
+    m_logView->verticalHeader()->setDefaultSectionSize(20);
+    m_logView->horizontalHeader()->setStretchLastSection(true);
+    m_logView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_logView->setWordWrap(false);
+    m_logView->setColumnWidth(EventLogModel::Time, 100);
+    m_logView->setColumnWidth(EventLogModel::Run, 170);
+    m_logView->setColumnWidth(EventLogModel::Type, 120);
+    // Leave autoscroll when the user scrolls up; take it up again at the bottom.
+    connect(m_logView->verticalScrollBar(), &QScrollBar::valueChanged, this, [this](int value) {
+        if (m_logView->verticalScrollBar()->isSliderDown())
+            m_autoscroll->setChecked(value == m_logView->verticalScrollBar()->maximum());
+    });
+
+    auto *bar = new QHBoxLayout;
+    bar->addWidget(m_logRun);
+    bar->addWidget(m_logType);
+    bar->addWidget(text, 1);
+    bar->addWidget(pause);
+    bar->addWidget(m_autoscroll);
+    bar->addWidget(clear);
+    auto *layout = new QVBoxLayout(panel);
+    layout->setContentsMargins(4, 2, 4, 2);
+    layout->addLayout(bar);
+    layout->addWidget(m_logView, 1);
+
+    auto *dock = new QDockWidget(tr("Event log"), this);
+    dock->setObjectName(QStringLiteral("eventLogDock"));
+    dock->setWidget(panel);
+    addDockWidget(Qt::BottomDockWidgetArea, dock);
+    resizeDocks({dock}, {230}, Qt::Vertical);
+}
+
+void MainWindow::updateLogRuns()
+{
+    const QString current = m_logRun->currentData().toString();
+    m_logRun->blockSignals(true);
+    while (m_logRun->count() > 1)
+        m_logRun->removeItem(1);
+    for (const QString &id : m_workspace->runIds())
+        m_logRun->addItem(id, id);
+    const int index = m_logRun->findData(current);
+    m_logRun->setCurrentIndex(index < 0 ? 0 : index);
+    m_logRun->blockSignals(false);
+    if (index < 0 && !current.isEmpty())
+        m_logFilter->setRun(QString());
+}
+
+void MainWindow::onEvents(const EventBatch &batch)
+{
+    m_workspace->apply(batch);
+    m_log->append(batch);
+    m_feed->consumed(); // ready for the next batch
+    if (m_autoscroll->isChecked())
+        m_logView->scrollToBottom();
+    // A first launch shows something at once: the first run that has metrics.
+    if (!m_autoSelected && m_runsView->selectionModel()->selectedRows().isEmpty()) {
+        for (const QString &id : m_workspace->runIds()) {
+            const RunState *run = m_workspace->run(id);
+            if (run && !run->metricNames().isEmpty()) {
+                selectRun(id);
+                m_autoSelected = true;
+                break;
+            }
+        }
+    }
+}
+
+void MainWindow::selectRun(const QString &run)
+{
+    const int row = m_runs->rowOf(run);
+    if (row < 0)
+        return;
+    const QModelIndex index = m_runsFilter->mapFromSource(m_runs->index(row, 0));
+    if (!index.isValid())
+        return;
+    m_runsView->selectionModel()->select(index, QItemSelectionModel::ClearAndSelect | QItemSelectionModel::Rows);
+    m_runsView->scrollTo(index);
+}
+
+void MainWindow::onStatus(const ViewerFeed::Status &status)
+{
+    m_clientsLabel->setText(tr("%n client(s)", nullptr, status.clients));
+    m_rateLabel->setText(tr("%1 events/s · %2 total").arg(Format::count(qint64(status.eventsPerSecond + 0.5)),
+                                                          Format::count(status.lastSeq)));
+}
+
+void MainWindow::onSelectionChanged()
+{
+    QStringList runs;
+    const QModelIndexList rows = m_runsView->selectionModel()->selectedRows();
+    for (const QModelIndex &index : rows)
+        runs.append(index.data(RunsModel::RunIdRole).toString());
+    if (!runs.isEmpty())
+        m_autoSelected = true;
+    m_runView->setRuns(runs);
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    QSettings settings;
+    settings.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    settings.setValue(QStringLiteral("window/state"), saveState());
+    if (auto *splitter = findChild<QSplitter *>(QStringLiteral("mainSplitter")))
+        settings.setValue(QStringLiteral("window/splitter"), splitter->saveState());
+    event->accept();
+}
+
+} // namespace Runwatch

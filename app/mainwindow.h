@@ -1,0 +1,69 @@
+#pragma once
+
+#include "viewerfeed.h"
+
+#include <QMainWindow>
+#include <QPointer>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QTableView;
+class QToolButton;
+
+namespace Runwatch {
+
+class EventLogFilter;
+class EventLogModel;
+class RunsFilterModel;
+class RunsModel;
+class RunView;
+class Workspace;
+
+// The desktop window: runs on the left, the selected runs on the right, the live event log below,
+// and the server's address and load in the status bar. One more viewer of the in-process server.
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+public:
+    MainWindow(ViewerFeed *feed, const QString &url, const QString &token, QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    Workspace *workspace() const { return m_workspace; }
+    RunView *runView() const { return m_runView; }
+    QTableView *runsView() const { return m_runsView; }
+    EventLogModel *eventLog() const { return m_log; }
+    // Selects the run (and shows it) if it is listed.
+    void selectRun(const QString &run);
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
+private:
+    void onEvents(const EventBatch &batch);
+    void onStatus(const ViewerFeed::Status &status);
+    void onSelectionChanged();
+    void buildEventLog();
+    void updateLogRuns();
+
+    ViewerFeed *m_feed;
+    QString m_url;
+    QString m_dashboardUrl;
+    Workspace *m_workspace;
+    RunsModel *m_runs;
+    RunsFilterModel *m_runsFilter;
+    QTableView *m_runsView;
+    RunView *m_runView;
+    EventLogModel *m_log;
+    EventLogFilter *m_logFilter;
+    QTableView *m_logView;
+    QComboBox *m_logRun;
+    QComboBox *m_logType;
+    QToolButton *m_autoscroll;
+    QLabel *m_urlLabel;
+    QLabel *m_clientsLabel;
+    QLabel *m_rateLabel;
+    bool m_autoSelected = false;
+};
+
+} // namespace Runwatch

@@ -1,0 +1,79 @@
+#pragma once
+
+#include "event.h"
+
+#include <QAbstractTableModel>
+#include <QSortFilterProxyModel>
+
+#include <deque>
+
+namespace Runwatch {
+
+// The live event log: the newest events of every run, bounded in memory. Rows are appended a
+// batch at a time (one beginInsertRows per batch), and the oldest fall off the front.
+class EventLogModel : public QAbstractTableModel
+{
+    Q_OBJECT
+public:
+    enum Column { Time, Run, Type, Summary, ColumnCount };
+    enum Severity { Normal, Success, Warning, Failure };
+    enum Role { SeverityRole = Qt::UserRole + 1, SeqRole, RunRole, TypeRole };
+
+    explicit EventLogModel(int maxRows = 20000, QObject *parent = nullptr);
+
+    void append(const EventBatch &batch);
+    void clear();
+    // While paused, events wait (bounded by maxRows) and appear when resumed.
+    void setPaused(bool paused);
+    bool isPaused() const { return m_paused; }
+    int maxRows() const { return m_maxRows; }
+    int waiting() const { return int(m_waiting.size()); }
+
+    int rowCount(const QModelIndex &parent = QModelIndex()) const override;
+    int columnCount(const QModelIndex &parent = QModelIndex()) const override;
+    QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+    // One line that says what an event is about ("loss=0.42  lr=3e-4  @ step 120").
+    static QString summarize(const Event &event);
+    static Severity severityOf(const Event &event);
+
+private:
+    struct Row {
+        qint64 seq;
+        qint64 tsMs;
+        QString run;
+        QString type;
+        QString summary;
+        Severity severity;
+    };
+    void insertRows(std::deque<Row> &rows);
+
+    int m_maxRows;
+    bool m_paused = false;
+    std::deque<Row> m_rows;
+    std::deque<Row> m_waiting;
+};
+
+// Filters the event log by run, type and text.
+class EventLogFilter : public QSortFilterProxyModel
+{
+    Q_OBJECT
+public:
+    explicit EventLogFilter(QObject *parent = nullptr);
+    void setRun(const QString &run);
+    // Empty: every type. "-metric,token" hides those types.
+    void setType(const QString &type);
+    void setText(const QString &text);
+
+protected:
+    bool filterAcceptsRow(int sourceRow, const QModelIndex &sourceParent) const override;
+
+private:
+    QString m_run;
+    QString m_type;
+    QStringList m_hidden;
+    QString m_text;
+};
+
+} // namespace Runwatch

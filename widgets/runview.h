@@ -1,0 +1,81 @@
+#pragma once
+
+#include "event.h"
+#include "metricchart.h"
+
+#include <QHash>
+#include <QStringList>
+#include <QTimer>
+#include <QWidget>
+
+class QCheckBox;
+class QComboBox;
+class QGridLayout;
+class QLabel;
+class QPlainTextEdit;
+class QProgressBar;
+class QSlider;
+class QTabWidget;
+class QTableView;
+class QTreeWidget;
+
+namespace Runwatch {
+
+class StepsModel;
+class Workspace;
+
+// What the window shows of the selected runs: a header, then Charts, Steps, Output and Config.
+// Several runs selected: their metrics overlay in the charts; the rest shows the first one.
+class RunView : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit RunView(Workspace *workspace, QWidget *parent = nullptr);
+
+    void setRuns(const QStringList &runs);
+    QStringList runs() const { return m_runs; }
+    QList<MetricChart *> charts() const;
+    QTabWidget *tabs() const { return m_tabs; }
+    ChartOptions chartOptions() const { return m_options; }
+    void setChartOptions(const ChartOptions &options);
+
+    // Metric groups: every name ending in "loss" shares one chart; every other name gets its own.
+    static QList<QPair<QString, QStringList>> groupMetrics(const QStringList &names);
+
+private:
+    void onRunsChanged(const QSet<QString> &runs);
+    void onApplied(const EventBatch &batch);
+    void updateHeader();
+    void rebuildCharts();
+    void refreshCharts();
+    void rebuildOutput();
+    void rebuildConfig();
+    void exportCharts(bool csv);
+
+    Workspace *m_workspace;
+    QStringList m_runs;
+    ChartOptions m_options;
+    QTimer m_redraw;
+    bool m_chartsDirty = false;
+    QStringList m_chartedMetrics;
+
+    QLabel *m_title;
+    QLabel *m_status;
+    QProgressBar *m_progress;
+    QLabel *m_details;
+    QTabWidget *m_tabs;
+    QWidget *m_chartArea;
+    QGridLayout *m_chartGrid;
+    QList<MetricChart *> m_charts;
+    QLabel *m_noCharts;
+    QComboBox *m_xAxis;
+    QSlider *m_smoothing;
+    QLabel *m_smoothingValue;
+    QCheckBox *m_logY;
+    StepsModel *m_steps;
+    QTableView *m_stepsView;
+    QPlainTextEdit *m_output;
+    QTreeWidget *m_config;
+};
+
+} // namespace Runwatch
