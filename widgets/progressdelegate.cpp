@@ -4,6 +4,7 @@
 
 #include <QApplication>
 #include <QPainter>
+#include <QStyleOptionProgressBar>
 
 namespace Runwatch {
 
@@ -30,34 +31,31 @@ void ProgressDelegate::paint(QPainter *painter, const QStyleOptionViewItem &opti
     const double progress = index.data(m_progressRole).toDouble();
     if (progress < 0)
         return;
-    const QRect bar = barRect(option.rect);
-    if (bar.width() < 4 || bar.height() < 4)
+    const QRect rect = barRect(option.rect);
+    if (rect.width() < 4 || rect.height() < 4)
         return;
-    QColor color = QColor(0x2d, 0x7f, 0xf9);
-    if (m_statusRole >= 0)
-        color = Format::statusColor(index.data(m_statusRole).toString());
-    painter->save();
-    painter->setRenderHint(QPainter::Antialiasing);
-    painter->setPen(QPen(color.darker(115), 1));
-    painter->setBrush(option.palette.base());
-    painter->drawRoundedRect(QRectF(bar).adjusted(0.5, 0.5, -0.5, -0.5), 3, 3);
-    const double clamped = qBound(0.0, progress, 1.0);
-    if (clamped > 0) {
-        QRectF fill = QRectF(bar).adjusted(1, 1, -1, -1);
-        fill.setWidth(fill.width() * clamped);
-        QColor light = color;
-        light.setAlpha(170);
-        painter->setPen(Qt::NoPen);
-        painter->setBrush(light);
-        painter->drawRoundedRect(fill, 2, 2);
+    // The style draws the bar (so it looks native); the status picks its colour.
+    QStyleOptionProgressBar bar;
+    if (widget)
+        bar.initFrom(widget);
+    bar.state = option.state | QStyle::State_Horizontal;
+    bar.rect = rect;
+    bar.minimum = 0;
+    bar.maximum = 1000;
+    bar.progress = int(qBound(0.0, progress, 1.0) * 1000.0 + 0.5);
+    bar.textVisible = true;
+    bar.textAlignment = Qt::AlignCenter;
+    bar.text = QStringLiteral("%1 %").arg(qBound(0.0, progress, 1.0) * 100.0, 0, 'f', progress < 0.1 ? 1 : 0);
+    bar.fontMetrics = option.fontMetrics;
+    bar.palette = option.palette;
+    if (m_statusRole >= 0) {
+        QColor color = Format::statusColor(index.data(m_statusRole).toString());
+        bar.palette.setColor(QPalette::Highlight, color);
+        bar.palette.setColor(QPalette::HighlightedText, Qt::white);
     }
-    const QString text = QStringLiteral("%1 %").arg(clamped * 100.0, 0, 'f', clamped < 0.1 ? 1 : 0);
-    painter->setPen(option.palette.color(QPalette::Text));
-    QFont font = option.font;
-    font.setPointSizeF(font.pointSizeF() * 0.9);
-    painter->setFont(font);
-    painter->drawText(bar, Qt::AlignCenter, text);
-    painter->restore();
+    bar.palette.setColor(QPalette::Text, option.palette.color(QPalette::Text));
+    bar.state &= ~QStyle::State_Selected; // keep the bar readable on a selected row
+    style->drawControl(QStyle::CE_ProgressBar, &bar, painter, widget);
 }
 
 QSize ProgressDelegate::sizeHint(const QStyleOptionViewItem &option, const QModelIndex &index) const
