@@ -2,6 +2,7 @@
 #include "mainwindow.h"
 #include "options.h"
 #include "server.h"
+#include "settingsdialog.h"
 #include "signalwatcher.h"
 #include "version.h"
 #include "viewerfeed.h"
@@ -163,10 +164,15 @@ int main(int argc, char *argv[])
     }
     QApplication app(argc, argv);
     QApplication::setApplicationDisplayName(QStringLiteral("Runwatch"));
+    // Saved settings first, the command line after them: a flag given by hand wins.
+    const Preferences preferences = Preferences::load();
+    QStringList arguments = app.arguments();
+    arguments = arguments.mid(0, 1) + preferences.serverArguments() + arguments.mid(1);
     AppOptions options;
     QString error;
-    if (!parseOptions(app.arguments(), &options, &error))
+    if (!parseOptions(arguments, &options, &error))
         return fail(error);
     installTranslations(app, options.lang);
+    applyTheme(preferences.theme);
     return runWindow(app, options);
 }

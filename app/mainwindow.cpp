@@ -6,6 +6,7 @@
 #include "runsmodel.h"
 #include "runstate.h"
 #include "runview.h"
+#include "settingsdialog.h"
 #include "workspace.h"
 
 #include <QAction>
@@ -26,6 +27,8 @@
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QSystemTrayIcon>
+#include <QDateTime>
 #include <QTableView>
 #include <QToolButton>
 #include <QUrl>
@@ -131,6 +134,10 @@ MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &toke
     QAction *dashboard = file->addAction(tr("Open dashboard in browser"));
     connect(dashboard, &QAction::triggered, this, [this] { QDesktopServices::openUrl(QUrl(m_dashboardUrl)); });
     file->addSeparator();
+    QAction *settingsAction = file->addAction(tr("Settings…"));
+    settingsAction->setShortcut(QKeySequence::Preferences);
+    connect(settingsAction, &QAction::triggered, this, &MainWindow::openSettings);
+    file->addSeparator();
     QAction *quit = file->addAction(tr("&Quit"));
     quit->setShortcut(QKeySequence::Quit);
     connect(quit, &QAction::triggered, this, &QWidget::close);
@@ -151,6 +158,35 @@ MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &toke
     connect(m_feed, &ViewerFeed::runRemoved, m_workspace, &Workspace::removeRun);
     connect(m_workspace, &Workspace::runsAdded, this, &MainWindow::updateLogRuns);
     connect(m_workspace, &Workspace::runRemoved, this, &MainWindow::updateLogRuns);
+
+    // Notifications: a tray icon where the desktop has one, the status bar always.
+    setWindowIcon(Format::statusIcon(QStringLiteral("running")));
+    if (QSystemTrayIcon::isSystemTrayAvailable()) {
+        m_tray = new QSystemTrayIcon(windowIcon(), this);
+        m_tray->setToolTip(tr("Runwatch — %1").arg(m_url));
+        connect(m_tray, &QSystemTrayIcon::activated, this, [this] {
+            showNormal();
+            raise();
+            activateWindow();
+        });
+        m_tray->show();
+    }
+    connect(m_workspace, &Workspace::applied, this, [this](const EventBatch &batch) {
+        for (const Event &event : batch) {
+            const RunState *run = m_workspace->run(event.run);
+            const QString name = run ? run->name() : event.run;
+            if (event.kind == EventKind::RunCompleted)
+                notify(tr("Run completed"), name, false);
+            else if (event.kind == EventKind::RunFailed)
+                notify(tr("Run failed"), tr("%1: %2").arg(name, run ? run->lastError() : QString()), true);
+            if (m_stalled.remove(event.run))
+                statusBar()->showMessage(tr("%1 is sending again").arg(name), 5000);
+        }
+    });
+    m_stallSeconds = Preferences::load().stallSeconds;
+    m_stallTimer.setInterval(5000);
+    connect(&m_stallTimer, &QTimer::timeout, this, &MainWindow::checkStalls);
+    m_stallTimer.start();
 
     resize(1500, 900);
     QSettings settings;
@@ -298,6 +334,41 @@ void MainWindow::onSelectionChanged()
     if (!runs.isEmpty())
         m_autoSelected = true;
     m_runView->setRuns(runs);
+}
+
+void MainWindow::notify(const QString &title, const QString &message, bool failure)
+{
+    if (m_tray && m_tray->isVisible())
+        m_tray->showMessage(title, message, failure ? QSystemTrayIcon::Warning : QSystemTrayIcon::Information, 8000);
+    statusBar()->showMessage(QStringLiteral("%1: %2").arg(title, message), 8000);
+    Q_EMIT notified(title, message);
+}
+
+void MainWindow::checkStalls()
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    for (const QString &id : m_workspace->runIds()) {
+        const RunState *run = m_workspace->run(id);
+        if (!run || run->status() != QLatin1String("running") || m_stalled.contains(id))
+            continue;
+        if (run->updatedMs() > 0 && now - run->updatedMs() >= qint64(m_stallSeconds) * 1000) {
+            m_stalled.insert(id);
+            notify(tr("Run stalled"),
+                   tr("%1 has sent nothing for %2").arg(run->name(), Format::duration((now - run->updatedMs()) / 1000.0)), true);
+        }
+    }
+}
+
+void MainWindow::openSettings()
+{
+    SettingsDialog dialog(Preferences::load(), this);
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    const Preferences preferences = dialog.preferences();
+    preferences.save();
+    m_stallSeconds = preferences.stallSeconds;
+    applyTheme(preferences.theme);
+    statusBar()->showMessage(tr("Settings saved. Address, port and tokens apply at the next start."), 8000);
 }
 
 void MainWindow::closeEvent(QCloseEvent *event)

@@ -4,8 +4,11 @@
 
 #include <QMainWindow>
 #include <QPointer>
+#include <QSet>
+#include <QTimer>
 
 class QComboBox;
+class QSystemTrayIcon;
 class QLabel;
 class QLineEdit;
 class QTableView;
@@ -35,6 +38,16 @@ public:
     EventLogModel *eventLog() const { return m_log; }
     // Selects the run (and shows it) if it is listed.
     void selectRun(const QString &run);
+    // A running run silent for this long is reported as stalled.
+    void setStallSeconds(int seconds) { m_stallSeconds = seconds; }
+    // Runs reported as stalled and still silent.
+    const QSet<QString> &stalledRuns() const { return m_stalled; }
+    // Checks every running run for silence now (also done every few seconds).
+    void checkStalls();
+
+Q_SIGNALS:
+    // A desktop notification was raised (for tests and the status bar).
+    void notified(const QString &title, const QString &message);
 
 protected:
     void closeEvent(QCloseEvent *event) override;
@@ -45,6 +58,8 @@ private:
     void onSelectionChanged();
     void buildEventLog();
     void updateLogRuns();
+    void notify(const QString &title, const QString &message, bool failure);
+    void openSettings();
 
     ViewerFeed *m_feed;
     QString m_url;
@@ -64,6 +79,10 @@ private:
     QLabel *m_clientsLabel;
     QLabel *m_rateLabel;
     bool m_autoSelected = false;
+    QSystemTrayIcon *m_tray = nullptr;
+    QTimer m_stallTimer;
+    int m_stallSeconds = 300;
+    QSet<QString> m_stalled;
 };
 
 } // namespace Runwatch

@@ -197,8 +197,9 @@ HttpResponse Endpoint::handleRequest(const HttpRequest &request, const QString &
                                    QStringLiteral("this server answers only to loopback host names"));
     const QByteArray origin = request.header("Origin");
     const bool allowed = originAllowed(request);
-    const bool safe = request.method == "GET" || request.method == "HEAD" || request.method == "OPTIONS";
-    if (!allowed && !safe)
+    // A page from another site gets nothing, reads included (unless allowed with --allow-origin);
+    // only the CORS preflight is answered, without the headers that would let the browser go on.
+    if (!allowed && request.method != "OPTIONS")
         return HttpResponse::error(403, QStringLiteral("FORBIDDEN"),
                                    QStringLiteral("origin %1 is not allowed (see --allow-origin)")
                                        .arg(QString::fromLatin1(origin)));

@@ -228,7 +228,7 @@ QVector<Subscription *> *Hub::indexFor(Subscription::Target target, const QStrin
 }
 
 Subscription *Hub::subscribe(Subscriber *owner, Subscription::Target target, const QString &run,
-                             qint64 since, bool announce)
+                             qint64 since, bool announce, const QJsonValue &announceId)
 {
     unsubscribe(owner, target, run);
     auto sub = std::make_unique<Subscription>();
@@ -236,6 +236,7 @@ Subscription *Hub::subscribe(Subscriber *owner, Subscription::Target target, con
     sub->target = target;
     sub->run = run;
     sub->announce = announce;
+    sub->announceId = announceId;
     if (since < 0) {
         sub->cursor = m_seq;
     } else {
@@ -272,9 +273,11 @@ void Hub::pump(Subscription *sub)
             sub->cursor = qMax(sub->cursor, m_seq);
             sub->live = true;
             if (sub->announce) {
-                const QJsonObject subscribed{{QStringLiteral("type"), QStringLiteral("subscribed")},
-                                             {QStringLiteral("run"), subscriptionName(*sub)},
-                                             {QStringLiteral("last_seq"), double(m_seq)}};
+                QJsonObject subscribed{{QStringLiteral("type"), QStringLiteral("subscribed")},
+                                       {QStringLiteral("run"), subscriptionName(*sub)},
+                                       {QStringLiteral("last_seq"), double(m_seq)}};
+                if (!sub->announceId.isUndefined() && !sub->announceId.isNull())
+                    subscribed.insert(QStringLiteral("id"), sub->announceId);
                 owner->sendFrame(QString::fromUtf8(Codec::compact(subscribed)));
             }
             return;

@@ -27,6 +27,7 @@ struct Subscription {
     qint64 cursor = 0;      // highest seq this subscription has delivered (or skipped over)
     bool live = false;      // false while history is being replayed
     bool announce = false;  // send {"type":"subscribed"} when replay ends (subscribe op)
+    QJsonValue announceId;  // the subscribe op's id, repeated in "subscribed"
 };
 
 // A consumer of envelopes: a WebSocket client (or a test double). Lives on the server thread.
@@ -70,7 +71,7 @@ public:
 
     // Subscriptions. `since` < 0 means "live only" (replay=0).
     Subscription *subscribe(Subscriber *owner, Subscription::Target target, const QString &run,
-                            qint64 since, bool announce);
+                            qint64 since, bool announce, const QJsonValue &announceId = QJsonValue());
     bool unsubscribe(Subscriber *owner, Subscription::Target target, const QString &run);
     void removeSubscriber(Subscriber *owner);
     // A subscriber's socket drained: continue any replay that waited for room.

@@ -281,7 +281,7 @@ QJsonObject RunState::stepJson(const StepState &step) const
                        {QStringLiteral("name"), step.name},
                        {QStringLiteral("status"), step.status},
                        {QStringLiteral("progress"), numberOrNull(step.progress)},
-                       {QStringLiteral("message"), step.message},
+                       {QStringLiteral("message"), step.message.isEmpty() ? QJsonValue() : QJsonValue(step.message)},
                        {QStringLiteral("started_at"), timeOrNull(step.startedMs)},
                        {QStringLiteral("ended_at"), timeOrNull(step.endedMs)}};
     if (step.endedMs > 0 && step.startedMs > 0)
@@ -339,7 +339,7 @@ QJsonObject RunState::summary(bool withSteps) const
         {QStringLiteral("name"), m_name},
         {QStringLiteral("kind"), m_kind},
         {QStringLiteral("status"), m_status},
-        {QStringLiteral("status_message"), m_statusMessage},
+        {QStringLiteral("status_message"), m_statusMessage.isEmpty() ? QJsonValue() : QJsonValue(m_statusMessage)},
         {QStringLiteral("progress"), numberOrNull(progress)},
         {QStringLiteral("completed"), numberOrNull(m_completed)},
         {QStringLiteral("total"), numberOrNull(m_total)},
@@ -363,9 +363,7 @@ QJsonObject RunState::summary(bool withSteps) const
                                                      {QStringLiteral("failed"), stepsFailed},
                                                      {QStringLiteral("running"), stepsRunning}}},
     };
-    if (m_resultCount > 0)
-        object.insert(QStringLiteral("success_rate"),
-                      double(m_resultCount - m_resultErrors) / double(m_resultCount));
+    object.insert(QStringLiteral("success_rate"), m_resultCount > 0 ? QJsonValue(successRate()) : QJsonValue());
     if (!m_progressExtra.isEmpty())
         object.insert(QStringLiteral("progress_extra"), m_progressExtra);
     if (!m_summaryData.isEmpty())

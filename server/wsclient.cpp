@@ -234,7 +234,7 @@ void WsClient::opSubscribe(const QJsonObject &op, const QJsonValue &id)
         sendError(Error{ErrorCode::TooLarge, QStringLiteral("at most %1 subscriptions per connection").arg(m_endpoint->config().maxSubscriptionsPerClient)}, id);
         return;
     }
-    m_hub->subscribe(this, target, all ? QString() : run, since, true);
+    m_hub->subscribe(this, target, all ? QString() : run, since, true, id);
 }
 
 void WsClient::opUnsubscribe(const QJsonObject &op, const QJsonValue &id)

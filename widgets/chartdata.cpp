@@ -75,7 +75,9 @@ QList<QPointF> decimate(const QVector<double> &xs, const QVector<double> &values
     for (qsizetype i = from; i < to; ++i) {
         const double x = xs.at(i);
         const double v = values.at(i);
-        const qint64 c = qint64(std::floor((x - xMin) / span * columns));
+        qint64 c = qint64(std::floor((x - xMin) / span * columns));
+        if (x >= xMin && x <= xMax)
+            c = qBound(qint64(0), c, qint64(columns) - 1); // x == xMax belongs to the last column
         if (c != column) {
             flush();
             column = c;

@@ -72,6 +72,11 @@ EventLogModel::Severity EventLogModel::severityOf(const Event &event)
         }
         return Normal;
     case EventKind::Result: {
+        // The same rule as the run's counters: a truthy "error" or a false success flag.
+        const QJsonValue error = event.data.value(QLatin1String("error"));
+        if ((error.isString() && !error.toString().isEmpty()) || (error.isBool() && error.toBool())
+            || error.isObject() || (error.isDouble() && error.toDouble() != 0))
+            return Warning;
         for (const char *key : {"success", "ok", "passed", "correct"}) {
             const QJsonValue v = event.data.value(QLatin1String(key));
             if (v.isBool() && !v.toBool())
@@ -101,7 +106,7 @@ QString EventLogModel::summarize(const Event &event)
         QString text = QString::number(d.value(QLatin1String("completed")).toDouble());
         const double total = d.value(QLatin1String("total")).toDouble(-1);
         if (total > 0)
-            text += QStringLiteral("/%1 (%2 %)").arg(total).arg(100.0 * d.value(QLatin1String("completed")).toDouble() / total, 0, 'f', 1);
+            text += QStringLiteral("/%1 (%2)").arg(total).arg(Format::percent(d.value(QLatin1String("completed")).toDouble() / total, 1));
         if (d.contains(QLatin1String("epoch")))
             text += tr("  epoch %1").arg(d.value(QLatin1String("epoch")).toDouble());
         return text;

@@ -41,6 +41,11 @@ QString count(qint64 value)
     return QLocale().toString(value);
 }
 
+QString percent(double fraction, int decimals)
+{
+    return QCoreApplication::translate("Format", "%1 %").arg(QLocale().toString(fraction * 100.0, 'f', decimals));
+}
+
 QColor statusColor(const QString &status)
 {
     if (status == QLatin1String("running"))

@@ -12,6 +12,8 @@ QString duration(double seconds);
 QString metricValue(double value);
 // Thousands grouped, as the locale does it.
 QString count(qint64 value);
+// A fraction 0..1 as a percentage in the user's locale ("6.5 %", "6,5 %").
+QString percent(double fraction, int decimals);
 QColor statusColor(const QString &status);
 QIcon statusIcon(const QString &status);
 // The translated name of a run status.

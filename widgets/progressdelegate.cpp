@@ -45,7 +45,7 @@ void ProgressDelegate::paint(QPainter *painter, const QStyleOptionViewItem &opti
     bar.progress = int(qBound(0.0, progress, 1.0) * 1000.0 + 0.5);
     bar.textVisible = true;
     bar.textAlignment = Qt::AlignCenter;
-    bar.text = QStringLiteral("%1 %").arg(qBound(0.0, progress, 1.0) * 100.0, 0, 'f', progress < 0.1 ? 1 : 0);
+    bar.text = Format::percent(progress, progress < 0.1 ? 1 : 0);
     bar.fontMetrics = option.fontMetrics;
     bar.palette = option.palette;
     if (m_statusRole >= 0) {

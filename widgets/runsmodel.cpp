@@ -143,7 +143,7 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
     case Kind: return run->kind();
     case Progress: {
         const double p = run->progress();
-        return p < 0 ? QString() : QStringLiteral("%1 %").arg(p * 100.0, 0, 'f', 1);
+        return p < 0 ? QString() : Format::percent(p, 1);
     }
     case Epoch:
         if (run->epoch() < 0)

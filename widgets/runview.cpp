@@ -300,7 +300,7 @@ void RunView::updateHeader()
     const double progress = run->progress();
     m_progress->setVisible(progress >= 0);
     m_progress->setValue(int(std::lround(qBound(0.0, progress, 1.0) * 1000)));
-    m_progress->setFormat(QStringLiteral("%1 %").arg(progress * 100, 0, 'f', 1));
+    m_progress->setFormat(Format::percent(progress, 1));
 
     QStringList parts;
     parts << run->kind();
@@ -324,7 +324,7 @@ void RunView::updateHeader()
     if (run->latest(QStringLiteral("gpu_memory_allocated_gb"), &value))
         parts << tr("GPU %1 GB").arg(Format::metricValue(value));
     if (run->successRate() >= 0)
-        parts << tr("success %1 % of %2").arg(run->successRate() * 100, 0, 'f', 1).arg(run->resultCount());
+        parts << tr("success %1 of %2").arg(Format::percent(run->successRate(), 1)).arg(run->resultCount());
     if (run->errorCount() > 0)
         parts << QStringLiteral("<span style=\"color:#c0392b;font-weight:600\">%1</span>").arg(tr("%n error(s)", nullptr, int(run->errorCount())));
     QString details = parts.join(QStringLiteral("  ·  "));

@@ -83,7 +83,7 @@ QVariant StepsModel::data(const QModelIndex &index, int role) const
     case Id: return step.id;
     case Name: return step.name.isEmpty() ? step.id : step.name;
     case Status: return Format::statusText(step.status);
-    case Progress: return step.progress < 0 ? QString() : QStringLiteral("%1 %").arg(step.progress * 100, 0, 'f', 0);
+    case Progress: return step.progress < 0 ? QString() : Format::percent(step.progress, 0);
     case Duration: {
         if (step.startedMs <= 0)
             return QString();
