@@ -23,7 +23,8 @@ struct ServerConfig {
     int httpIdleTimeoutMs = 60000;               // idle keep-alive HTTP connection
     int maxHeaderBytes = 64 * 1024;
     int maxSubscriptionsPerClient = 256;
-    qint64 memoryHistoryBytes = qint64(1) << 30; // in-memory history budget
+    qint64 memoryHistoryBytes = qint64(1) << 30; // history budget when there is no data dir
+    bool syncFull = false;                        // fsync every commit: survives power loss too
     QStringList allowedOrigins;                  // browser origins allowed besides the server's own
 };
 

@@ -41,6 +41,20 @@ Hub::Hub(const ServerConfig &config, std::unique_ptr<EventStore> store, QObject 
 {
     qRegisterMetaType<Runwatch::Event>();
     qRegisterMetaType<Runwatch::EventBatch>();
+    // Runs, their derived state and series come back from what the store kept.
+    qint64 cursor = 0;
+    for (;;) {
+        const QVector<StoredEnvelope> page = m_store->readAll(cursor, 20000, qint64(64) * 1024 * 1024);
+        if (page.isEmpty())
+            break;
+        for (const StoredEnvelope &stored : page) {
+            Event event;
+            if (Codec::parseEnvelope(stored.json, &event))
+                m_runs.try_emplace(event.run, event.run).first->second.apply(event);
+            cursor = stored.seq;
+        }
+    }
+    m_restoredEvents = m_store->storedEvents();
 }
 
 Hub::~Hub() = default;

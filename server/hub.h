@@ -86,6 +86,8 @@ public:
     QVector<const RunState *> runs() const;
     const EventStore &store() const { return *m_store; }
     const HubCounters &counters() const { return m_counters; }
+    // Events read back from the store when the hub started.
+    qint64 restoredEvents() const { return m_restoredEvents; }
     const ServerConfig &config() const { return m_config; }
 
     // Delivers what is pending now instead of at the end of this event-loop pass.
@@ -122,6 +124,7 @@ private:
     QVector<Subscription *> m_lifecycle;
     QVector<Subscriber *> m_cutting;
     HubCounters m_counters;
+    qint64 m_restoredEvents = 0;
 };
 
 } // namespace Runwatch

@@ -3,6 +3,7 @@
 #include "endpoint.h"
 #include "hub.h"
 #include "memorystore.h"
+#include "sqlitestore.h"
 #include "viewerfeed.h"
 
 #include <QDir>
@@ -10,6 +11,8 @@
 #include <QSemaphore>
 #include <QTemporaryFile>
 #include <QThread>
+
+#include <memory>
 
 namespace Runwatch {
 
@@ -51,12 +54,8 @@ bool Server::start(QString *error)
 {
     if (m_endpoint)
         return true;
-    QString seqFile;
-    if (!m_config.dataDir.isEmpty()) {
-        if (!prepareDataDir(m_config.dataDir, error))
-            return false;
-        seqFile = QDir(m_config.dataDir).filePath(QStringLiteral("seq.reserved"));
-    }
+    if (!m_config.dataDir.isEmpty() && !prepareDataDir(m_config.dataDir, error))
+        return false;
 
     m_thread = new QThread(this);
     m_thread->setObjectName(QStringLiteral("runwatch-server"));
@@ -69,7 +68,16 @@ bool Server::start(QString *error)
     QMetaObject::invokeMethod(
         m_context,
         [&] {
-            auto store = std::make_unique<MemoryStore>(m_config.memoryHistoryBytes, seqFile);
+            // With a data dir every event is kept on disk; without one (library use), in memory.
+            std::unique_ptr<EventStore> store;
+            if (m_config.dataDir.isEmpty()) {
+                store = std::make_unique<MemoryStore>(m_config.memoryHistoryBytes);
+            } else {
+                store = SqliteStore::open(m_config.dataDir,
+                                          m_config.syncFull ? SqliteStore::Sync::Full : SqliteStore::Sync::Normal, &failure);
+                if (!store)
+                    return;
+            }
             auto *hub = new Hub(m_config, std::move(store), m_context);
             auto *endpoint = new Endpoint(m_config, hub, m_context);
             if (!endpoint->listen(&failure)) {
@@ -112,12 +120,13 @@ void Server::stop()
     if (!m_thread)
         return;
     if (m_endpoint) {
-        QSemaphore done;
+        // Shared, so that a late shutdownDone after the wait gave up releases a live semaphore.
+        auto done = std::make_shared<QSemaphore>();
         Endpoint *endpoint = m_endpoint;
         QMetaObject::Connection connection =
-            connect(endpoint, &Endpoint::shutdownDone, endpoint, [&done] { done.release(); }, Qt::DirectConnection);
+            connect(endpoint, &Endpoint::shutdownDone, endpoint, [done] { done->release(); }, Qt::DirectConnection);
         QMetaObject::invokeMethod(endpoint, &Endpoint::shutdown, Qt::QueuedConnection);
-        done.tryAcquire(1, 5000);
+        done->tryAcquire(1, 5000);
         disconnect(connection);
     }
     QObject *context = m_context;

@@ -27,7 +27,10 @@ void ViewerFeed::onAccepted(const EventBatch &batch)
     if (m_fromStore)
         return; // the store has them; tick() reads them in order
     if (m_pending.size() + batch.size() > MaxPendingEvents) {
-        // The viewer is not keeping up: let go of the memory, read back from the store later.
+        // The viewer is not keeping up: let go of the memory, read back from the store later,
+        // starting after the last event actually handed over.
+        if (!m_pending.isEmpty())
+            m_cursor = m_pending.first().seq - 1;
         m_pending = EventBatch();
         m_fromStore = true;
         return;

@@ -1,0 +1,59 @@
+#pragma once
+
+#include "eventstore.h"
+
+#include <QLockFile>
+#include <QSqlDatabase>
+#include <QSqlQuery>
+
+#include <memory>
+
+namespace Runwatch {
+
+// Every event, durable, in one SQLite file (runwatch.db) in the data dir: WAL journal, one
+// transaction per append, so an append returns only once its events are committed and a crash of
+// the process loses nothing that was acknowledged. One process owns a data dir at a time (a lock
+// file next to the database). Used on one thread only: the one that opened it.
+class SqliteStore : public EventStore
+{
+public:
+    enum class Sync { Normal, Full }; // Full also survives a power loss, at a cost per commit
+
+    ~SqliteStore() override;
+
+    // Opens (or creates) the store in `dir`. nullptr with a one-line reason in *error when the dir
+    // is in use by another process, or holds a file that is not a Runwatch database.
+    static std::unique_ptr<SqliteStore> open(const QString &dir, Sync sync, QString *error);
+
+    qint64 lastSeq() const override { return m_lastSeq; }
+    bool append(const EventBatch &events, QString *error) override;
+    QVector<StoredEnvelope> readRun(const QString &run, qint64 since, int limit, qint64 maxBytes) const override;
+    QVector<StoredEnvelope> readAll(qint64 since, int limit, qint64 maxBytes) const override;
+    QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const override;
+    bool removeRun(const QString &run) override;
+    qint64 firstRetainedSeq() const override { return 0; }
+    qint64 storedEvents() const override { return m_events; }
+    qint64 storedBytes() const override { return m_bytes; }
+
+    QString path() const { return m_path; }
+    static constexpr int ApplicationId = 0x52575443; // "RWTC": marks the file as ours
+    static constexpr int SchemaVersion = 1;
+
+private:
+    SqliteStore() = default;
+    bool init(const QString &dir, Sync sync, QString *error);
+    QVector<StoredEnvelope> read(QSqlQuery &query, int limit, qint64 maxBytes) const;
+
+    QString m_connection;
+    QString m_path;
+    std::unique_ptr<QLockFile> m_lock;
+    qint64 m_lastSeq = 0;
+    qint64 m_events = 0;
+    qint64 m_bytes = 0;
+    std::unique_ptr<QSqlQuery> m_insert;
+    mutable std::unique_ptr<QSqlQuery> m_readRun;
+    mutable std::unique_ptr<QSqlQuery> m_readAll;
+    mutable std::unique_ptr<QSqlQuery> m_readLifecycle;
+};
+
+} // namespace Runwatch
