@@ -775,11 +775,10 @@ class ErrorsOnTheSocket(ServerCase):
                 {"run": r, "type": "quality_check", "data": [1, 2]},           # data not an object
                 {"run": r, "type": "quality_check", "data": "text"},
                 {"run": r, "type": "step_started", "data": {"name": "x"}},     # step event without step
-                {"run": r, "type": "step_started", "step": "bad step!", "data": {}},  # server doc: step ids follow
-                {"run": r, "type": "step_started", "step": "a/b", "data": {}},        # the run id character rules
-                {"run": r, "type": "step_started", "step": "", "data": {}},
-                {"run": r, "type": "step_started", "step": "s" * 129, "data": {}},
-                {"run": r, "type": "step_started", "step": 5, "data": {}},
+                {"run": r, "type": "step_started", "step": "", "data": {}},      # server doc: 1 to 128
+                {"run": r, "type": "step_started", "step": "s" * 129, "data": {}},  # printable characters
+                {"run": r, "type": "step_started", "step": "a\nb", "data": {}},
+                {"run": r, "type": "step_started", "step": 5.5, "data": {}},      # a number must be whole
                 {"run": r, "type": "metric", "data": {"step": 1, "loss": "abc"}},
                 {"run": r, "type": "metric", "data": {"step": 1, "loss": {"v": 1}}},
                 {"run": r, "type": "metric", "data": {"step": 1}},             # no metric value
@@ -1174,6 +1173,14 @@ class HttpApi(ServerCase):
         self.assertHttpError(self.get(f"/api/runs/{r}/metrics/loss?format=xml"), 400, "INVALID_REQUEST")
         self.assertHttpError(self.get(f"/api/runs/{r}/metrics/loss?max_points=abc"), 400, "INVALID_REQUEST")
         self.assertHttpError(self.get(f"/api/runs/{uid()}/metrics"), 404, "UNKNOWN_RUN")
+
+    def test_step_ids_are_printable_text_and_whole_numbers(self):
+        r = uid()
+        self.post_ok([{"run": r, "type": "step_started", "step": "fetch data!", "data": {}},
+                      {"run": r, "type": "step_started", "step": "a/b", "data": {}},
+                      {"run": r, "type": "step_started", "step": 5, "data": {}}])
+        steps = self.get(f"/api/runs/{r}")[1]["steps"]
+        self.assertEqual([s["id"] for s in steps], ["fetch data!", "a/b", "5"])
 
     def test_metric_without_step_never_runs_backwards(self):
         r = uid()
