@@ -4,6 +4,7 @@
 #include "server.h"
 #include "settingsdialog.h"
 #include "signalwatcher.h"
+#include "transfer.h"
 #include "version.h"
 #include "viewerfeed.h"
 
@@ -111,7 +112,7 @@ int runWindow(QApplication &app, const AppOptions &options)
     announce(server, options);
 
     ViewerFeed *feed = server.createViewerFeed();
-    auto window = std::make_unique<MainWindow>(feed, server.url(), options.server.token);
+    auto window = std::make_unique<MainWindow>(feed, server.url(), options.server.token, options.server.dataDir);
     std::unique_ptr<DemoProducer> demo;
     if (options.demo) {
         demo = std::make_unique<DemoProducer>(QUrl(server.url()), options.server.token);
@@ -148,6 +149,11 @@ int main(int argc, char *argv[])
     QCoreApplication::setOrganizationName(QStringLiteral("runwatch"));
     QCoreApplication::setApplicationVersion(QStringLiteral(RUNWATCH_VERSION));
 
+    if (argc > 1 && (!std::strcmp(argv[1], "export") || !std::strcmp(argv[1], "import"))) {
+        QCoreApplication app(argc, argv);
+        QStringList arguments = app.arguments();
+        return !std::strcmp(argv[1], "export") ? Transfer::exportCommand(arguments) : Transfer::importCommand(arguments);
+    }
     if (wantsHeadless(argc, argv)) {
         QCoreApplication app(argc, argv);
         AppOptions options;

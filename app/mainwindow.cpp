@@ -7,6 +7,7 @@
 #include "runstate.h"
 #include "runview.h"
 #include "settingsdialog.h"
+#include "transfer.h"
 #include "workspace.h"
 
 #include <QAction>
@@ -16,6 +17,8 @@
 #include <QComboBox>
 #include <QDesktopServices>
 #include <QDockWidget>
+#include <QFileDialog>
+#include <QSaveFile>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QItemSelectionModel>
@@ -37,8 +40,8 @@
 
 namespace Runwatch {
 
-MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &token, QWidget *parent)
-    : QMainWindow(parent), m_feed(feed), m_url(url)
+MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &token, const QString &dataDir, QWidget *parent)
+    : QMainWindow(parent), m_feed(feed), m_url(url), m_dataDir(dataDir)
 {
     setWindowTitle(tr("Runwatch"));
     m_dashboardUrl = url + QLatin1Char('/');
@@ -92,6 +95,12 @@ MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &toke
     runsLayout->addLayout(filters);
     runsLayout->addWidget(m_runsView, 1);
     connect(m_runsView->selectionModel(), &QItemSelectionModel::selectionChanged, this, &MainWindow::onSelectionChanged);
+    m_runsView->setContextMenuPolicy(Qt::ActionsContextMenu);
+    auto *deleteRuns = new QAction(tr("Delete run…"), m_runsView);
+    deleteRuns->setShortcut(QKeySequence::Delete);
+    deleteRuns->setShortcutContext(Qt::WidgetShortcut);
+    connect(deleteRuns, &QAction::triggered, this, &MainWindow::deleteSelectedRuns);
+    m_runsView->addAction(deleteRuns);
 
     m_runView = new RunView(m_workspace, this);
     auto *splitter = new QSplitter(Qt::Horizontal, this);
@@ -133,6 +142,11 @@ MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &toke
     connect(copyUrl, &QAction::triggered, this, [this] { QGuiApplication::clipboard()->setText(m_url); });
     QAction *dashboard = file->addAction(tr("Open dashboard in browser"));
     connect(dashboard, &QAction::triggered, this, [this] { QDesktopServices::openUrl(QUrl(m_dashboardUrl)); });
+    file->addSeparator();
+    QAction *importAction = file->addAction(tr("Import events…"));
+    connect(importAction, &QAction::triggered, this, &MainWindow::importEvents);
+    QAction *exportAction = file->addAction(tr("Export selected run…"));
+    connect(exportAction, &QAction::triggered, this, &MainWindow::exportSelectedRun);
     file->addSeparator();
     QAction *settingsAction = file->addAction(tr("Settings…"));
     settingsAction->setShortcut(QKeySequence::Preferences);
@@ -334,6 +348,77 @@ void MainWindow::onSelectionChanged()
     if (!runs.isEmpty())
         m_autoSelected = true;
     m_runView->setRuns(runs);
+}
+
+void MainWindow::deleteSelectedRuns()
+{
+    QStringList runs;
+    const QModelIndexList rows = m_runsView->selectionModel()->selectedRows();
+    for (const QModelIndex &index : rows)
+        runs.append(index.data(RunsModel::RunIdRole).toString());
+    if (runs.isEmpty())
+        return;
+    const QString question = runs.size() == 1
+        ? tr("Delete the run \"%1\" and all of its history? This cannot be undone.").arg(runs.first())
+        : tr("Delete %n runs and all of their history? This cannot be undone.", nullptr, int(runs.size()));
+    if (QMessageBox::question(this, tr("Delete run"), question, QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel)
+        != QMessageBox::Yes)
+        return;
+    for (const QString &run : std::as_const(runs))
+        m_feed->requestRemoveRun(run);
+}
+
+void MainWindow::exportSelectedRun()
+{
+    const QModelIndexList rows = m_runsView->selectionModel()->selectedRows();
+    if (rows.isEmpty()) {
+        statusBar()->showMessage(tr("Select a run to export first."), 5000);
+        return;
+    }
+    const QString run = rows.first().data(RunsModel::RunIdRole).toString();
+    QString filter;
+    const QString jsonl = tr("Events as JSON Lines (*.jsonl)");
+    const QString csv = tr("Metrics as CSV (*.csv)");
+    QString file = QFileDialog::getSaveFileName(this, tr("Export run"), run + QStringLiteral(".jsonl"),
+                                                jsonl + QStringLiteral(";;") + csv, &filter);
+    if (file.isEmpty())
+        return;
+    const bool asCsv = filter == csv || file.endsWith(QLatin1String(".csv"), Qt::CaseInsensitive);
+    QSaveFile out(file);
+    QString error;
+    if (!out.open(QIODevice::WriteOnly)
+        || !Transfer::exportRun(m_dataDir, run, asCsv ? Transfer::Format::Csv : Transfer::Format::JsonLines, &out, &error)
+        || !out.commit()) {
+        QMessageBox::warning(this, tr("Export run"), error.isEmpty() ? out.errorString() : error);
+        return;
+    }
+    statusBar()->showMessage(tr("Exported %1 to %2").arg(run, file), 5000);
+}
+
+void MainWindow::importEvents()
+{
+    const QString file = QFileDialog::getOpenFileName(this, tr("Import events"), QString(),
+                                                      tr("JSON Lines (*.jsonl *.ndjson *.json);;All files (*)"));
+    if (file.isEmpty())
+        return;
+    Transfer::ReadResult result;
+    QString error;
+    const bool ok = Transfer::readEvents(
+        file, [this](const QJsonArray &chunk, QString *sinkError) {
+            *sinkError = m_feed->publish(chunk);
+            return sinkError->isEmpty();
+        },
+        &result, &error);
+    QString message = tr("Imported %n event(s)", nullptr, int(result.events));
+    if (!result.skipped.isEmpty())
+        message += tr("; %n line(s) skipped:\n", nullptr, int(result.skipped.size()))
+            + QStringList(result.skipped.mid(0, 10)).join(QLatin1Char('\n'));
+    if (!ok)
+        message += QLatin1Char('\n') + error;
+    if (!ok || !result.skipped.isEmpty())
+        QMessageBox::warning(this, tr("Import events"), message);
+    else
+        statusBar()->showMessage(message, 5000);
 }
 
 void MainWindow::notify(const QString &title, const QString &message, bool failure)

@@ -29,7 +29,7 @@ class MainWindow : public QMainWindow
 {
     Q_OBJECT
 public:
-    MainWindow(ViewerFeed *feed, const QString &url, const QString &token, QWidget *parent = nullptr);
+    MainWindow(ViewerFeed *feed, const QString &url, const QString &token, const QString &dataDir, QWidget *parent = nullptr);
     ~MainWindow() override;
 
     Workspace *workspace() const { return m_workspace; }
@@ -60,10 +60,14 @@ private:
     void updateLogRuns();
     void notify(const QString &title, const QString &message, bool failure);
     void openSettings();
+    void deleteSelectedRuns();
+    void exportSelectedRun();
+    void importEvents();
 
     ViewerFeed *m_feed;
     QString m_url;
     QString m_dashboardUrl;
+    QString m_dataDir;
     Workspace *m_workspace;
     RunsModel *m_runs;
     RunsFilterModel *m_runsFilter;

@@ -64,11 +64,14 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
     const QCommandLineOption maxQueue(QStringLiteral("max-queue-bytes"), QCoreApplication::translate("main", "Unsent bytes a subscriber may fall behind before it is cut loose (default 8388608)."), QStringLiteral("N"));
     const QCommandLineOption pingInterval(QStringLiteral("ping-interval"), QCoreApplication::translate("main", "Seconds of silence before the server pings a client (default 10)."), QStringLiteral("S"));
     const QCommandLineOption keepalive(QStringLiteral("keepalive-timeout"), QCoreApplication::translate("main", "Seconds of silence after which a client is dropped (default 25)."), QStringLiteral("S"));
-    const QCommandLineOption memoryHistory(QStringLiteral("memory-history-mb"), QCoreApplication::translate("main", "History kept in memory for replay, in MiB (default 1024)."), QStringLiteral("N"));
+    const QCommandLineOption follow(QStringLiteral("follow"), QCoreApplication::translate("main", "Tail a JSON Lines file of events (one producer event per line) and publish what is appended; survives truncation and rotation (repeatable)."), QStringLiteral("FILE"));
+    const QCommandLineOption syncFull(QStringLiteral("sync-full"), QCoreApplication::translate("main", "Flush every commit to the disk: acknowledged events survive a power loss too, not only a crash (slower)."));
+    const QCommandLineOption retainDays(QStringLiteral("retain-days"), QCoreApplication::translate("main", "Delete finished runs that ended more than N days ago (default 0: keep everything)."), QStringLiteral("N"));
+    const QCommandLineOption maxHistory(QStringLiteral("max-history-mb"), QCoreApplication::translate("main", "Past this much stored history, delete the finished runs that ended first (default 0: no cap)."), QStringLiteral("N"));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QCoreApplication::translate("main", "Save the window as PNG once it has settled, then exit."), QStringLiteral("FILE"));
     const QCommandLineOption lang(QStringLiteral("lang"), QCoreApplication::translate("main", "User interface language (for example de)."), QStringLiteral("LANG"));
     parser.addOptions({headless, demo, bind, port, dataDir, token, viewerToken, allowOrigin, maxMessage, maxQueue,
-                       pingInterval, keepalive, memoryHistory, screenshot, lang});
+                       pingInterval, keepalive, follow, syncFull, retainDays, maxHistory, screenshot, lang});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -114,11 +117,6 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
             return false;
         config.maxQueueBytes = number;
     }
-    if (parser.isSet(memoryHistory)) {
-        if (!parseNumber(parser.value(memoryHistory), QStringLiteral("--memory-history-mb"), 1, 1 << 20, &number, error))
-            return false;
-        config.memoryHistoryBytes = number * 1024 * 1024;
-    }
     if (parser.isSet(pingInterval) && !parseSeconds(parser.value(pingInterval), QStringLiteral("--ping-interval"), &config.pingIntervalMs, error))
         return false;
     if (parser.isSet(keepalive) && !parseSeconds(parser.value(keepalive), QStringLiteral("--keepalive-timeout"), &config.keepaliveTimeoutMs, error))
@@ -142,6 +140,18 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
         *error = QStringLiteral("--viewer-token must differ from --token");
         return false;
     }
+    if (parser.isSet(retainDays)) {
+        if (!parseNumber(parser.value(retainDays), QStringLiteral("--retain-days"), 0, 36500, &number, error))
+            return false;
+        config.retainDays = int(number);
+    }
+    if (parser.isSet(maxHistory)) {
+        if (!parseNumber(parser.value(maxHistory), QStringLiteral("--max-history-mb"), 0, qint64(1) << 30, &number, error))
+            return false;
+        config.maxHistoryBytes = number * 1024 * 1024;
+    }
+    config.followFiles = parser.values(follow);
+    config.syncFull = parser.isSet(syncFull);
     for (const QString &origin : parser.values(allowOrigin))
         config.allowedOrigins.append(origin.trimmed().toLower());
     if (!config.bind.isLoopback() && config.token.isEmpty()) {

@@ -24,8 +24,11 @@ struct ServerConfig {
     int maxHeaderBytes = 64 * 1024;
     int maxSubscriptionsPerClient = 256;
     qint64 memoryHistoryBytes = qint64(1) << 30; // history budget when there is no data dir
-    bool syncFull = false;                        // fsync every commit: survives power loss too
+    bool syncFull = false;
+    int retainDays = 0;                           // finished runs older than this are deleted; 0 keeps all
+    qint64 maxHistoryBytes = 0;                   // past this, the oldest finished runs go; 0: no cap                        // fsync every commit: survives power loss too
     QStringList allowedOrigins;                  // browser origins allowed besides the server's own
+    QStringList followFiles;                     // JSON Lines files of events to tail
 };
 
 enum class Role { None, Viewer, Producer, Admin };

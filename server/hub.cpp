@@ -393,6 +393,29 @@ bool Hub::removeRun(const QString &id)
     return true;
 }
 
+QStringList Hub::applyRetention(qint64 nowMs)
+{
+    // Finished runs, oldest end first (ids and times copied: removing a run frees its state).
+    QVector<QPair<qint64, QString>> finished;
+    for (const auto &entry : m_runs) {
+        const RunState &run = entry.second;
+        if (run.isFinished())
+            finished.append({run.endedMs() > 0 ? run.endedMs() : run.updatedMs(), run.id()});
+    }
+    std::sort(finished.begin(), finished.end());
+    QStringList removed;
+    const qint64 cutoff = m_config.retainDays > 0 ? nowMs - qint64(m_config.retainDays) * 86400000 : LLONG_MIN;
+    for (const auto &[ended, id] : std::as_const(finished)) {
+        const bool tooOld = ended < cutoff;
+        const bool overCap = m_config.maxHistoryBytes > 0 && m_store->storedBytes() > m_config.maxHistoryBytes;
+        if (!tooOld && !overCap)
+            continue;
+        if (removeRun(id))
+            removed.append(id);
+    }
+    return removed;
+}
+
 const RunState *Hub::run(const QString &id) const
 {
     auto it = m_runs.find(id);

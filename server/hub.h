@@ -80,6 +80,15 @@ public:
     int subscriberCount(const QString &run) const;
 
     bool removeRun(const QString &run);
+    // Deletes finished runs past the retention policy (config retainDays, maxHistoryBytes): those
+    // that ended more than retainDays ago, then, while the history is over its cap, the finished
+    // run that ended first. Running runs are never touched. Returns the runs deleted.
+    QStringList applyRetention(qint64 nowMs);
+    void setRetention(int retainDays, qint64 maxHistoryBytes)
+    {
+        m_config.retainDays = retainDays;
+        m_config.maxHistoryBytes = maxHistoryBytes;
+    }
 
     qint64 lastSeq() const { return m_seq; }
     const RunState *run(const QString &id) const;

@@ -1,12 +1,17 @@
 #include "server.h"
 
 #include "endpoint.h"
+#include "filefollower.h"
 #include "hub.h"
 #include "memorystore.h"
 #include "sqlitestore.h"
 #include "viewerfeed.h"
 
+#include <QCryptographicHash>
+#include <QDebug>
+#include <QDateTime>
 #include <QDir>
+#include <QTimer>
 #include <QFileInfo>
 #include <QSemaphore>
 #include <QTemporaryFile>
@@ -84,6 +89,32 @@ bool Server::start(QString *error)
                 delete endpoint;
                 delete hub;
                 return;
+            }
+            for (const QString &path : std::as_const(m_config.followFiles)) {
+                // The state file remembers how far each followed file was read.
+                const QString key = QString::fromLatin1(
+                    QCryptographicHash::hash(QFileInfo(path).absoluteFilePath().toUtf8(), QCryptographicHash::Sha1).toHex().left(16));
+                const QString state = m_config.dataDir.isEmpty()
+                    ? QString()
+                    : QDir(m_config.dataDir).filePath(QStringLiteral("follow-%1.json").arg(key));
+                auto *follower = new FileFollower(hub, path, state, m_context);
+                connect(follower, &FileFollower::lineSkipped, follower,
+                        [](const QString &message) { qWarning().noquote() << "runwatch:" << message; });
+                follower->start();
+            }
+            if (m_config.retainDays > 0 || m_config.maxHistoryBytes > 0) {
+                // Retention runs at start and then every ten minutes, on the server thread.
+                auto *retention = new QTimer(m_context);
+                retention->setInterval(10 * 60 * 1000);
+                auto apply = [hub] {
+                    const QStringList removed = hub->applyRetention(QDateTime::currentMSecsSinceEpoch());
+                    if (!removed.isEmpty())
+                        qInfo().noquote() << "runwatch: retention deleted" << removed.size() << "finished run(s):"
+                                          << removed.join(QStringLiteral(", "));
+                };
+                connect(retention, &QTimer::timeout, hub, apply);
+                retention->start();
+                apply();
             }
             m_hub = hub;
             m_endpoint = endpoint;

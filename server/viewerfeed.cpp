@@ -22,6 +22,25 @@ ViewerFeed::ViewerFeed(Hub *hub, Endpoint *endpoint, QObject *parent)
     m_rateClock.start();
 }
 
+void ViewerFeed::requestRemoveRun(const QString &run)
+{
+    QMetaObject::invokeMethod(this, [this, run] { m_hub->removeRun(run); }, Qt::QueuedConnection);
+}
+
+QString ViewerFeed::publish(const QJsonValue &events)
+{
+    QString error;
+    QMetaObject::invokeMethod(
+        this,
+        [&] {
+            const PublishResult result = m_hub->publishJson(events);
+            if (result.error)
+                error = result.error.message;
+        },
+        Qt::BlockingQueuedConnection);
+    return error;
+}
+
 void ViewerFeed::onAccepted(const EventBatch &batch)
 {
     if (m_fromStore)

@@ -3,6 +3,7 @@
 #include "event.h"
 
 #include <QElapsedTimer>
+#include <QJsonValue>
 #include <QObject>
 #include <QTimer>
 
@@ -36,6 +37,11 @@ public:
 
     // Thread-safe: the viewer has applied the last batch and can take the next one.
     void consumed() { m_inFlight.store(false, std::memory_order_release); }
+    // Thread-safe: deletes a run and its history (runRemoved follows, as for DELETE /api/runs/{run}).
+    void requestRemoveRun(const QString &run);
+    // Publishes events (one object or an array) as a producer would; waits for the server
+    // thread and returns its error message, empty on success. Never call it on the server thread.
+    QString publish(const QJsonValue &events);
 
     static constexpr int IntervalMs = 33;
     static constexpr int MaxPendingEvents = 200000;
