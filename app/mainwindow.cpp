@@ -238,6 +238,17 @@ void MainWindow::buildEventLog()
     m_autoscroll->setText(tr("Autoscroll"));
     m_autoscroll->setCheckable(true);
     m_autoscroll->setChecked(true);
+    auto *earlier = new QToolButton(panel);
+    earlier->setText(tr("Load earlier"));
+    earlier->setToolTip(tr("Read the 1,000 events before the oldest row from history"));
+    connect(earlier, &QToolButton::clicked, this, [this] {
+        const qint64 oldest = m_log->oldestSeq();
+        const qint64 before = oldest > 0 ? oldest : m_workspace->lastSeq() + 1;
+        const EventBatch older = m_feed->readBefore(m_logRun->currentData().toString(), before, 1000);
+        m_autoscroll->setChecked(false);
+        m_log->prepend(older);
+        statusBar()->showMessage(older.isEmpty() ? tr("No earlier events.") : tr("Loaded %n earlier event(s).", nullptr, int(older.size())), 4000);
+    });
     auto *clear = new QToolButton(panel);
     clear->setText(tr("Clear"));
     connect(m_logRun, &QComboBox::currentIndexChanged, this, [this](int) { m_logFilter->setRun(m_logRun->currentData().toString()); });
@@ -270,6 +281,7 @@ void MainWindow::buildEventLog()
     bar->addWidget(m_logRun);
     bar->addWidget(m_logType);
     bar->addWidget(text, 1);
+    bar->addWidget(earlier);
     bar->addWidget(pause);
     bar->addWidget(m_autoscroll);
     bar->addWidget(clear);

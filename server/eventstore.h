@@ -29,6 +29,9 @@ public:
                                             qint64 maxBytes) const = 0;
     virtual QVector<StoredEnvelope> readAll(qint64 since, int limit, qint64 maxBytes) const = 0;
     virtual QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const = 0;
+    // The `limit` envelopes just below seq `before` (of one run, or of all when run is empty),
+    // ascending: for scrolling back in history.
+    virtual QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const = 0;
 
     virtual bool removeRun(const QString &run) = 0;
     // Lowest seq still held for replay (events below it were pruned); 0 when nothing was pruned.

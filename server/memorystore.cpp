@@ -128,6 +128,21 @@ QVector<StoredEnvelope> MemoryStore::readLifecycle(qint64 since, int limit, qint
     return readFrom(m_lifecycle, since, limit, maxBytes);
 }
 
+QVector<StoredEnvelope> MemoryStore::readBefore(const QString &run, qint64 before, int limit) const
+{
+    const QVector<StoredEnvelope> *list = &m_all;
+    if (!run.isEmpty()) {
+        auto it = m_runs.constFind(run);
+        if (it == m_runs.constEnd())
+            return {};
+        list = &*it;
+    }
+    auto end = std::lower_bound(list->cbegin(), list->cend(), before,
+                                [](const StoredEnvelope &e, qint64 s) { return e.seq < s; });
+    const qsizetype count = qMin<qsizetype>(limit, end - list->cbegin());
+    return QVector<StoredEnvelope>(end - count, end);
+}
+
 bool MemoryStore::removeRun(const QString &run)
 {
     auto it = m_runs.find(run);

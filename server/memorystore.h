@@ -21,6 +21,7 @@ public:
                                     qint64 maxBytes) const override;
     QVector<StoredEnvelope> readAll(qint64 since, int limit, qint64 maxBytes) const override;
     QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const override;
+    QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const override;
     bool removeRun(const QString &run) override;
     qint64 firstRetainedSeq() const override { return m_prunedUpTo ? m_prunedUpTo + 1 : 0; }
     qint64 storedEvents() const override { return m_all.size(); }

@@ -5,6 +5,7 @@
 #include <QSqlError>
 #include <QVariant>
 
+#include <algorithm>
 #include <atomic>
 
 namespace Runwatch {
@@ -29,6 +30,8 @@ SqliteStore::~SqliteStore()
     m_readRun.reset();
     m_readAll.reset();
     m_readLifecycle.reset();
+    m_readBefore.reset();
+    m_readRunBefore.reset();
     if (!m_connection.isEmpty()) {
         {
             QSqlDatabase db = QSqlDatabase::database(m_connection, false);
@@ -158,13 +161,18 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
     m_readRun = std::make_unique<QSqlQuery>(db);
     m_readAll = std::make_unique<QSqlQuery>(db);
     m_readLifecycle = std::make_unique<QSqlQuery>(db);
-    for (QSqlQuery *query : {m_readRun.get(), m_readAll.get(), m_readLifecycle.get()})
+    m_readBefore = std::make_unique<QSqlQuery>(db);
+    m_readRunBefore = std::make_unique<QSqlQuery>(db);
+    for (QSqlQuery *query : {m_readRun.get(), m_readAll.get(), m_readLifecycle.get(), m_readBefore.get(), m_readRunBefore.get()})
         query->setForwardOnly(true);
     if (!m_insert->prepare(QStringLiteral("INSERT INTO events (seq, run, type, lifecycle, ts, envelope) VALUES (?, ?, ?, ?, ?, ?)"))
         || !m_readRun->prepare(QStringLiteral("SELECT seq, envelope FROM events WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?"))
         || !m_readAll->prepare(QStringLiteral("SELECT seq, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?"))
         || !m_readLifecycle->prepare(
-            QStringLiteral("SELECT seq, envelope FROM events WHERE lifecycle = 1 AND seq > ? ORDER BY seq LIMIT ?"))) {
+            QStringLiteral("SELECT seq, envelope FROM events WHERE lifecycle = 1 AND seq > ? ORDER BY seq LIMIT ?"))
+        || !m_readBefore->prepare(QStringLiteral("SELECT seq, envelope FROM events WHERE seq < ? ORDER BY seq DESC LIMIT ?"))
+        || !m_readRunBefore->prepare(
+            QStringLiteral("SELECT seq, envelope FROM events WHERE run = ? AND seq < ? ORDER BY seq DESC LIMIT ?"))) {
         *error = QStringLiteral("%1: %2").arg(m_path, sqlError(m_insert->lastError()));
         return false;
     }
@@ -246,6 +254,19 @@ QVector<StoredEnvelope> SqliteStore::readLifecycle(qint64 since, int limit, qint
     m_readLifecycle->bindValue(0, since);
     m_readLifecycle->bindValue(1, limit);
     return read(*m_readLifecycle, limit, maxBytes);
+}
+
+QVector<StoredEnvelope> SqliteStore::readBefore(const QString &run, qint64 before, int limit) const
+{
+    QSqlQuery &query = run.isEmpty() ? *m_readBefore : *m_readRunBefore;
+    int i = 0;
+    if (!run.isEmpty())
+        query.bindValue(i++, run);
+    query.bindValue(i++, before);
+    query.bindValue(i, limit);
+    QVector<StoredEnvelope> out = read(query, limit, qint64(1) << 40);
+    std::reverse(out.begin(), out.end());
+    return out;
 }
 
 bool SqliteStore::removeRun(const QString &run)

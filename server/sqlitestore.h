@@ -30,6 +30,7 @@ public:
     QVector<StoredEnvelope> readRun(const QString &run, qint64 since, int limit, qint64 maxBytes) const override;
     QVector<StoredEnvelope> readAll(qint64 since, int limit, qint64 maxBytes) const override;
     QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const override;
+    QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const override;
     bool removeRun(const QString &run) override;
     qint64 firstRetainedSeq() const override { return 0; }
     qint64 storedEvents() const override { return m_events; }
@@ -54,6 +55,8 @@ private:
     mutable std::unique_ptr<QSqlQuery> m_readRun;
     mutable std::unique_ptr<QSqlQuery> m_readAll;
     mutable std::unique_ptr<QSqlQuery> m_readLifecycle;
+    mutable std::unique_ptr<QSqlQuery> m_readBefore;
+    mutable std::unique_ptr<QSqlQuery> m_readRunBefore;
 };
 
 } // namespace Runwatch

@@ -41,6 +41,24 @@ QString ViewerFeed::publish(const QJsonValue &events)
     return error;
 }
 
+EventBatch ViewerFeed::readBefore(const QString &run, qint64 before, int limit)
+{
+    EventBatch out;
+    QMetaObject::invokeMethod(
+        this,
+        [&] {
+            const QVector<StoredEnvelope> stored = m_hub->store().readBefore(run, before, limit);
+            out.reserve(stored.size());
+            for (const StoredEnvelope &envelope : stored) {
+                Event event;
+                if (Codec::parseEnvelope(envelope.json, &event))
+                    out.append(std::move(event));
+            }
+        },
+        Qt::BlockingQueuedConnection);
+    return out;
+}
+
 void ViewerFeed::onAccepted(const EventBatch &batch)
 {
     if (m_fromStore)

@@ -42,6 +42,9 @@ public:
     // Publishes events (one object or an array) as a producer would; waits for the server
     // thread and returns its error message, empty on success. Never call it on the server thread.
     QString publish(const QJsonValue &events);
+    // Reads up to `limit` stored events just below seq `before` (of one run, or all when run is
+    // empty), ascending; waits for the server thread, which answers between two publishes.
+    EventBatch readBefore(const QString &run, qint64 before, int limit);
 
     static constexpr int IntervalMs = 33;
     static constexpr int MaxPendingEvents = 200000;

@@ -7,6 +7,7 @@
 
 #include "codec.h"
 #include "server.h"
+#include "memorystore.h"
 #include "sqlitestore.h"
 
 #include <QCoreApplication>
@@ -282,6 +283,8 @@ private Q_SLOTS:
     void freshStoreIsEmpty();
     void readQueries_data();
     void readQueries();
+    void readBefore_data();
+    void readBefore();
     void failedAppendStoresNothing();
     void reopenKeepsEverything();
     void removeRunKeepsSeqFloor_data();
@@ -412,6 +415,50 @@ void TestStore::readQueries()
     // Exactly the bytes that were appended.
     for (const StoredEnvelope &s : got)
         QCOMPARE(s.json, envelopeOf(events, s.seq));
+}
+
+void TestStore::readBefore_data()
+{
+    QTest::addColumn<QString>("run");
+    QTest::addColumn<qint64>("before");
+    QTest::addColumn<int>("limit");
+    QTest::addColumn<QVector<qint64>>("expected");
+    // Fixture: run a = 1 2 4 6 8, b = 3 5 7 9, c = 10.
+    QTest::newRow("all, from the end") << QString() << qint64(11) << 3 << QVector<qint64>{8, 9, 10};
+    QTest::newRow("all, in the middle") << QString() << qint64(5) << 2 << QVector<qint64>{3, 4};
+    QTest::newRow("all, more than there is") << QString() << qint64(4) << 100 << QVector<qint64>{1, 2, 3};
+    QTest::newRow("all, before the first") << QString() << qint64(1) << 10 << QVector<qint64>{};
+    QTest::newRow("one run") << QStringLiteral("a") << qint64(8) << 2 << QVector<qint64>{4, 6};
+    QTest::newRow("one run, all of it") << QStringLiteral("b") << qint64(100) << 100 << QVector<qint64>{3, 5, 7, 9};
+    QTest::newRow("unknown run") << QStringLiteral("zz") << qint64(100) << 10 << QVector<qint64>{};
+}
+
+void TestStore::readBefore()
+{
+    QFETCH(QString, run);
+    QFETCH(qint64, before);
+    QFETCH(int, limit);
+    QFETCH(QVector<qint64>, expected);
+    QTemporaryDir dir;
+    QString error;
+    std::unique_ptr<SqliteStore> store = SqliteStore::open(dir.path(), SqliteStore::Sync::Normal, &error);
+    QVERIFY2(store, qPrintable(error));
+    const EventBatch events = fixture();
+    QVERIFY2(appendFixture(*store, events, &error), qPrintable(error));
+    const QVector<StoredEnvelope> got = store->readBefore(run, before, limit);
+    QVector<qint64> seqs;
+    for (const StoredEnvelope &stored : got) {
+        seqs.append(stored.seq);
+        QCOMPARE(stored.json, events.at(stored.seq - 1).envelope); // the bytes that were stored
+    }
+    QCOMPARE(seqs, expected);
+    // The in-memory store answers the same.
+    MemoryStore memory;
+    QVERIFY(memory.append(events, &error));
+    QVector<qint64> memorySeqs;
+    for (const StoredEnvelope &stored : memory.readBefore(run, before, limit))
+        memorySeqs.append(stored.seq);
+    QCOMPARE(memorySeqs, expected);
 }
 
 void TestStore::failedAppendStoresNothing()

@@ -169,6 +169,7 @@ private Q_SLOTS:
     void eventLogModelUnderTester();
     void eventLogOverflowIsBounded();
     void eventLogPauseResume();
+    void eventLogPrependsOlderRows();
 
     // Filters
     void runsFilterText();
@@ -1141,6 +1142,33 @@ void TestWidgets::runViewShowsOneChartPerGroup()
     ws.removeRun(s("r"));
     QVERIFY(view.runs().isEmpty());
     QVERIFY(view.charts().isEmpty());
+}
+
+void TestWidgets::eventLogPrependsOlderRows()
+{
+    EventLogModel model(5);
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    model.prepend({ev(1, QStringLiteral("r"), QStringLiteral("log"), {{QStringLiteral("message"), QStringLiteral("a")}})});
+    QCOMPARE(model.rowCount(), 1); // into an empty log
+    model.clear();
+    EventBatch live;
+    for (qint64 seq = 10; seq < 13; ++seq)
+        live.append(ev(seq, QStringLiteral("r"), QStringLiteral("log"), {{QStringLiteral("message"), QStringLiteral("x")}}));
+    model.append(live);
+    QCOMPARE(model.oldestSeq(), 10);
+    EventBatch older;
+    for (qint64 seq = 7; seq < 12; ++seq) // 10 and 11 are shown already: not repeated
+        older.append(ev(seq, QStringLiteral("r"), QStringLiteral("log"), {{QStringLiteral("message"), QStringLiteral("o")}}));
+    model.prepend(older);
+    QCOMPARE(model.rowCount(), 6);
+    QVector<qint64> seqs;
+    for (int row = 0; row < model.rowCount(); ++row)
+        seqs.append(model.index(row, 0).data(EventLogModel::SeqRole).toLongLong());
+    QCOMPARE(seqs, (QVector<qint64>{7, 8, 9, 10, 11, 12}));
+    // New live events push the older rows out first, back to the bound.
+    model.append({ev(13, QStringLiteral("r"), QStringLiteral("log"), {{QStringLiteral("message"), QStringLiteral("y")}})});
+    QCOMPARE(model.rowCount(), 5);
+    QCOMPARE(model.oldestSeq(), 9);
 }
 
 QTEST_MAIN(TestWidgets)

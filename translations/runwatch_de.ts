@@ -224,6 +224,97 @@
         <source>Settings saved. Address, port and tokens apply at the next start.</source>
         <translation>Einstellungen gespeichert. Adresse, Port und Tokens gelten ab dem nächsten Start.</translation>
     </message>
+    <message>
+        <source>Delete run…</source>
+        <translation>Run löschen…</translation>
+    </message>
+    <message>
+        <source>Import events…</source>
+        <translation>Ereignisse importieren…</translation>
+    </message>
+    <message>
+        <source>Export selected run…</source>
+        <translation>Ausgewählten Run exportieren…</translation>
+    </message>
+    <message>
+        <source>Load earlier</source>
+        <translation>Frühere laden</translation>
+    </message>
+    <message>
+        <source>Read the 1,000 events before the oldest row from history</source>
+        <translation>Die 1.000 Ereignisse vor der ältesten Zeile aus dem Verlauf lesen</translation>
+    </message>
+    <message>
+        <source>No earlier events.</source>
+        <translation>Keine früheren Ereignisse.</translation>
+    </message>
+    <message numerus="yes">
+        <source>Loaded %n earlier event(s).</source>
+        <translation>
+            <numerusform>%n früheres Ereignis geladen.</numerusform>
+            <numerusform>%n frühere Ereignisse geladen.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Delete the run &quot;%1&quot; and all of its history? This cannot be undone.</source>
+        <translation>Den Run „%1“ und seinen ganzen Verlauf löschen? Das lässt sich nicht rückgängig machen.</translation>
+    </message>
+    <message numerus="yes">
+        <source>Delete %n runs and all of their history? This cannot be undone.</source>
+        <translation>
+            <numerusform>%n Run und seinen ganzen Verlauf löschen? Das lässt sich nicht rückgängig machen.</numerusform>
+            <numerusform>%n Runs und ihren ganzen Verlauf löschen? Das lässt sich nicht rückgängig machen.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Delete run</source>
+        <translation>Run löschen</translation>
+    </message>
+    <message>
+        <source>Select a run to export first.</source>
+        <translation>Wählen Sie zuerst einen Run zum Exportieren aus.</translation>
+    </message>
+    <message>
+        <source>Events as JSON Lines (*.jsonl)</source>
+        <translation>Ereignisse als JSON Lines (*.jsonl)</translation>
+    </message>
+    <message>
+        <source>Metrics as CSV (*.csv)</source>
+        <translation>Metriken als CSV (*.csv)</translation>
+    </message>
+    <message>
+        <source>Export run</source>
+        <translation>Run exportieren</translation>
+    </message>
+    <message>
+        <source>Exported %1 to %2</source>
+        <translation>%1 nach %2 exportiert</translation>
+    </message>
+    <message>
+        <source>Import events</source>
+        <translation>Ereignisse importieren</translation>
+    </message>
+    <message>
+        <source>JSON Lines (*.jsonl *.ndjson *.json);;All files (*)</source>
+        <translation>JSON Lines (*.jsonl *.ndjson *.json);;Alle Dateien (*)</translation>
+    </message>
+    <message numerus="yes">
+        <source>Imported %n event(s)</source>
+        <translation>
+            <numerusform>%n Ereignis importiert</numerusform>
+            <numerusform>%n Ereignisse importiert</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>; %n line(s) skipped:
+</source>
+        <translation>
+            <numerusform>; %n Zeile übersprungen:
+</numerusform>
+            <numerusform>; %n Zeilen übersprungen:
+</numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>Runwatch::MetricChart</name>
@@ -589,16 +680,28 @@ das Desktop-Fenster und entfernte Dashboards sehen sie innerhalb von Millisekund
         <translation>Sekunden Stille, nach denen ein Client getrennt wird (Standard 25).</translation>
     </message>
     <message>
-        <source>History kept in memory for replay, in MiB (default 1024).</source>
-        <translation>Im Arbeitsspeicher gehaltener Verlauf für die Wiedergabe, in MiB (Standard 1024).</translation>
-    </message>
-    <message>
         <source>Save the window as PNG once it has settled, then exit.</source>
         <translation>Das Fenster als PNG speichern, sobald es fertig aufgebaut ist, und dann beenden.</translation>
     </message>
     <message>
         <source>User interface language (for example de).</source>
         <translation>Sprache der Benutzeroberfläche (zum Beispiel de).</translation>
+    </message>
+    <message>
+        <source>Tail a JSON Lines file of events (one producer event per line) and publish what is appended; survives truncation and rotation (repeatable).</source>
+        <translation>Eine JSON-Lines-Datei mit Ereignissen (ein Producer-Ereignis pro Zeile) verfolgen und Angehängtes veröffentlichen; übersteht Kürzen und Rotieren (mehrfach möglich).</translation>
+    </message>
+    <message>
+        <source>Flush every commit to the disk: acknowledged events survive a power loss too, not only a crash (slower).</source>
+        <translation>Jeden Commit auf die Platte schreiben: bestätigte Ereignisse überstehen auch einen Stromausfall, nicht nur einen Absturz (langsamer).</translation>
+    </message>
+    <message>
+        <source>Delete finished runs that ended more than N days ago (default 0: keep everything).</source>
+        <translation>Beendete Runs löschen, die vor mehr als N Tagen endeten (Standard 0: alles behalten).</translation>
+    </message>
+    <message>
+        <source>Past this much stored history, delete the finished runs that ended first (default 0: no cap).</source>
+        <translation>Ab so viel gespeichertem Verlauf die zuerst beendeten Runs löschen (Standard 0: keine Grenze).</translation>
     </message>
 </context>
 </TS>

@@ -168,6 +168,26 @@ void EventLogModel::append(const EventBatch &batch)
     insertRows(rows);
 }
 
+void EventLogModel::prepend(const EventBatch &older)
+{
+    const qint64 oldest = oldestSeq();
+    std::deque<Row> rows;
+    for (const Event &event : older) {
+        if (oldest == 0 || event.seq < oldest)
+            rows.push_back(Row{event.seq, event.tsMs, event.run, event.type, summarize(event), severityOf(event)});
+    }
+    if (rows.empty())
+        return;
+    beginInsertRows(QModelIndex(), 0, int(rows.size()) - 1);
+    m_rows.insert(m_rows.begin(), std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()));
+    endInsertRows();
+}
+
+qint64 EventLogModel::oldestSeq() const
+{
+    return m_rows.empty() ? 0 : m_rows.front().seq;
+}
+
 void EventLogModel::insertRows(std::deque<Row> &rows)
 {
     if (rows.empty())

@@ -22,6 +22,11 @@ public:
     explicit EventLogModel(int maxRows = 20000, QObject *parent = nullptr);
 
     void append(const EventBatch &batch);
+    // Older events, read back from history, go in at the top (they are the first to fall off
+    // again when new events push the log over its bound).
+    void prepend(const EventBatch &older);
+    // Seq of the oldest row shown (0 when empty).
+    qint64 oldestSeq() const;
     void clear();
     // While paused, events wait (bounded by maxRows) and appear when resumed.
     void setPaused(bool paused);
