@@ -574,6 +574,13 @@ Error parseEvent(const QJsonValue &value, qint64 receivedMs, Event *out)
     out->step = step;
     out->tsMs = tsMs;
     out->data = dataObject;
+    out->eid.clear();
+    const QJsonValue eid = object.value(QLatin1String("eid"));
+    if (!eid.isUndefined() && !eid.isNull()) {
+        if (!eid.isString() || !isValidStepId(eid.toString()))
+            return invalid(QStringLiteral("\"eid\" must be a string of 1 to %1 printable characters").arg(MaxStepIdLength));
+        out->eid = eid.toString();
+    }
     return {};
 }
 

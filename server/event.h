@@ -66,6 +66,7 @@ struct Event {
     QString run;
     QString type;
     QString step;         // empty unless the producer named a step
+    QString eid;          // the producer's own id for the event (exactly-once retries), or empty
     QJsonObject data;
     QByteArray envelope;  // the serialized envelope, made once and shared by every subscriber
 };

@@ -34,6 +34,8 @@ public:
     virtual QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const = 0;
 
     virtual bool removeRun(const QString &run) = 0;
+    // The seq of the stored event of `run` that the producer gave the id `eid`; 0 when none.
+    virtual qint64 findEid(const QString &run, const QString &eid) const = 0;
     // Lowest seq still held for replay (events below it were pruned); 0 when nothing was pruned.
     virtual qint64 firstRetainedSeq() const = 0;
     virtual qint64 storedEvents() const = 0;

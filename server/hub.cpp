@@ -66,25 +66,25 @@ PublishResult Hub::publishJson(const QJsonValue &eventOrArray)
     if (eventOrArray.isArray()) {
         const QJsonArray array = eventOrArray.toArray();
         if (array.isEmpty())
-            return {Error{ErrorCode::InvalidEvent, QStringLiteral("no events to publish")}, {}};
+            return {Error{ErrorCode::InvalidEvent, QStringLiteral("no events to publish")}, {}, 0};
         if (array.size() > m_config.maxEventsPerPublish)
             return {Error{ErrorCode::TooLarge, QStringLiteral("%1 events in one publish; the limit is %2")
                                                    .arg(array.size())
                                                    .arg(m_config.maxEventsPerPublish)},
-                    {}};
+                    {}, 0};
         batch.resize(array.size());
         for (qsizetype i = 0; i < array.size(); ++i) {
             if (Error e = Codec::parseEvent(array.at(i), now, &batch[i])) {
                 e.message = QStringLiteral("event %1: %2").arg(i).arg(e.message);
                 ++m_counters.publishRejected;
-                return {e, {}};
+                return {e, {}, 0};
             }
         }
     } else {
         batch.resize(1);
         if (Error e = Codec::parseEvent(eventOrArray, now, &batch[0])) {
             ++m_counters.publishRejected;
-            return {e, {}};
+            return {e, {}, 0};
         }
     }
     return publish(std::move(batch));
@@ -97,16 +97,42 @@ PublishResult Hub::publish(EventBatch events)
         return result;
     const qint64 before = m_seq;
     result.seqs.reserve(events.size());
+    // Events that carry a producer id ("eid") already stored for their run are not stored again:
+    // their ack names the seq they got the first time, so a producer may retry without duplicates.
+    bool anyDuplicate = false;
+    QHash<QPair<QString, QString>, qint64> idsInBatch;
     for (Event &event : events) {
+        qint64 existing = 0;
+        if (!event.eid.isEmpty()) {
+            const auto key = qMakePair(event.run, event.eid);
+            existing = idsInBatch.value(key, 0);
+            if (!existing)
+                existing = m_store->findEid(event.run, event.eid);
+            if (!existing)
+                idsInBatch.insert(key, m_seq + 1);
+        }
+        if (existing) {
+            event.seq = -existing; // marks a duplicate until it is taken out below
+            result.seqs.append(existing);
+            anyDuplicate = true;
+            continue;
+        }
         event.seq = ++m_seq;
         Codec::serializeEnvelope(&event);
         result.seqs.append(event.seq);
+    }
+    if (anyDuplicate) {
+        events.erase(std::remove_if(events.begin(), events.end(), [](const Event &e) { return e.seq < 0; }), events.end());
+        result.duplicates = int(result.seqs.size() - events.size());
+        m_counters.duplicatesIgnored += result.duplicates;
+        if (events.isEmpty())
+            return result;
     }
     QString storeError;
     if (!m_store->append(events, &storeError)) {
         m_seq = qMax(before, m_store->lastSeq());
         ++m_counters.publishRejected;
-        return {Error{ErrorCode::StoreFailed, QStringLiteral("events not stored: %1").arg(storeError)}, {}};
+        return {Error{ErrorCode::StoreFailed, QStringLiteral("events not stored: %1").arg(storeError)}, {}, 0};
     }
     for (const Event &event : events)
         m_runs.try_emplace(event.run, event.run).first->second.apply(event);

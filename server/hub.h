@@ -43,7 +43,8 @@ public:
 
 struct PublishResult {
     Error error;
-    QVector<qint64> seqs;
+    QVector<qint64> seqs; // one per event, in order; a repeated eid gets the seq stored the first time
+    int duplicates = 0;   // events not stored again because their eid was known
 };
 
 struct HubCounters {
@@ -52,6 +53,7 @@ struct HubCounters {
     qint64 framesSent = 0;
     qint64 deliveries = 0;
     qint64 laggingDropped = 0;
+    qint64 duplicatesIgnored = 0;
 };
 
 // The heart of the server: assigns seq numbers, derives run state, stores, and fans events out,

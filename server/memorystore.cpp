@@ -79,6 +79,8 @@ bool MemoryStore::append(const EventBatch &events, QString *error)
         const StoredEnvelope stored{event.seq, event.envelope};
         m_all.append(stored);
         m_runs[event.run].append(stored);
+        if (!event.eid.isEmpty())
+            m_eids[event.run].insert(event.eid, event.seq);
         if (isLifecycle(event.kind))
             m_lifecycle.append(stored);
         m_bytes += event.envelope.size() + PerEventOverhead;
@@ -143,8 +145,15 @@ QVector<StoredEnvelope> MemoryStore::readBefore(const QString &run, qint64 befor
     return QVector<StoredEnvelope>(end - count, end);
 }
 
+qint64 MemoryStore::findEid(const QString &run, const QString &eid) const
+{
+    const auto it = m_eids.constFind(run);
+    return it == m_eids.constEnd() ? 0 : it->value(eid, 0);
+}
+
 bool MemoryStore::removeRun(const QString &run)
 {
+    m_eids.remove(run);
     auto it = m_runs.find(run);
     if (it == m_runs.end())
         return false;

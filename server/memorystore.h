@@ -23,6 +23,7 @@ public:
     QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const override;
     QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const override;
     bool removeRun(const QString &run) override;
+    qint64 findEid(const QString &run, const QString &eid) const override;
     qint64 firstRetainedSeq() const override { return m_prunedUpTo ? m_prunedUpTo + 1 : 0; }
     qint64 storedEvents() const override { return m_all.size(); }
     qint64 storedBytes() const override { return m_bytes; }
@@ -40,6 +41,7 @@ private:
     QVector<StoredEnvelope> m_all;
     QVector<StoredEnvelope> m_lifecycle;
     QHash<QString, QVector<StoredEnvelope>> m_runs;
+    QHash<QString, QHash<QString, qint64>> m_eids; // run -> producer event id -> seq
 };
 
 } // namespace Runwatch

@@ -188,6 +188,7 @@ HttpResponse RestApi::prometheus() const
     metric("deliveries_total", "counter", "Live events delivered to subscribers.", hub.deliveries);
     metric("clients_dropped_total", "counter", "Clients disconnected by the server.", hub.laggingDropped, "reason=\"lagging\"");
     out.append("runwatch_clients_dropped_total{reason=\"keepalive\"} ").append(QByteArray::number(ep.keepaliveDropped)).append('\n');
+    metric("duplicates_ignored_total", "counter", "Events not stored again because their producer id (eid) was known.", hub.duplicatesIgnored);
     metric("queue_bytes", "gauge", "Bytes queued for WebSocket clients and not yet written.", queued);
     metric("runs", "gauge", "Runs known to the server.", m_hub->runs().size());
     metric("last_seq", "gauge", "Highest seq assigned.", m_hub->lastSeq());
@@ -317,8 +318,10 @@ HttpResponse RestApi::postEvents(const HttpRequest &request)
     QJsonArray seqs;
     for (qint64 seq : result.seqs)
         seqs.append(double(seq));
-    return HttpResponse::json(200, Codec::compact(QJsonObject{{QStringLiteral("accepted"), int(result.seqs.size())},
-                                                              {QStringLiteral("seq"), seqs}}));
+    QJsonObject answer{{QStringLiteral("accepted"), int(result.seqs.size())}, {QStringLiteral("seq"), seqs}};
+    if (result.duplicates > 0)
+        answer.insert(QStringLiteral("duplicates"), result.duplicates);
+    return HttpResponse::json(200, Codec::compact(answer));
 }
 
 HttpResponse RestApi::deleteRun(const QString &id)

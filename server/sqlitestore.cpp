@@ -32,6 +32,7 @@ SqliteStore::~SqliteStore()
     m_readLifecycle.reset();
     m_readBefore.reset();
     m_readRunBefore.reset();
+    m_findEid.reset();
     if (!m_connection.isEmpty()) {
         {
             QSqlDatabase db = QSqlDatabase::database(m_connection, false);
@@ -142,8 +143,18 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
             || !exec(QStringLiteral("CREATE INDEX IF NOT EXISTS events_by_run ON events (run, seq)"))
             || !exec(QStringLiteral("CREATE INDEX IF NOT EXISTS events_lifecycle ON events (seq) WHERE lifecycle = 1"))
             || !exec(QStringLiteral("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)"))
+            || !exec(QStringLiteral("ALTER TABLE events ADD COLUMN eid TEXT"))
+            || !exec(QStringLiteral("CREATE UNIQUE INDEX events_by_eid ON events (run, eid) WHERE eid IS NOT NULL"))
             || !exec(QStringLiteral("PRAGMA application_id = %1").arg(ApplicationId))
             || !exec(QStringLiteral("PRAGMA user_version = %1").arg(SchemaVersion)) || !exec(QStringLiteral("COMMIT")))
+            return false;
+    }
+
+    if (appId == ApplicationId && version < 2) {
+        // Schema 1 had no producer event ids.
+        if (!exec(QStringLiteral("BEGIN")) || !exec(QStringLiteral("ALTER TABLE events ADD COLUMN eid TEXT"))
+            || !exec(QStringLiteral("CREATE UNIQUE INDEX events_by_eid ON events (run, eid) WHERE eid IS NOT NULL"))
+            || !exec(QStringLiteral("PRAGMA user_version = 2")) || !exec(QStringLiteral("COMMIT")))
             return false;
     }
 
@@ -163,9 +174,11 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
     m_readLifecycle = std::make_unique<QSqlQuery>(db);
     m_readBefore = std::make_unique<QSqlQuery>(db);
     m_readRunBefore = std::make_unique<QSqlQuery>(db);
+    m_findEid = std::make_unique<QSqlQuery>(db);
     for (QSqlQuery *query : {m_readRun.get(), m_readAll.get(), m_readLifecycle.get(), m_readBefore.get(), m_readRunBefore.get()})
         query->setForwardOnly(true);
-    if (!m_insert->prepare(QStringLiteral("INSERT INTO events (seq, run, type, lifecycle, ts, envelope) VALUES (?, ?, ?, ?, ?, ?)"))
+    if (!m_insert->prepare(QStringLiteral("INSERT INTO events (seq, run, type, lifecycle, ts, envelope, eid) VALUES (?, ?, ?, ?, ?, ?, ?)"))
+        || !m_findEid->prepare(QStringLiteral("SELECT seq FROM events WHERE run = ? AND eid = ?"))
         || !m_readRun->prepare(QStringLiteral("SELECT seq, envelope FROM events WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?"))
         || !m_readAll->prepare(QStringLiteral("SELECT seq, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?"))
         || !m_readLifecycle->prepare(
@@ -197,6 +210,7 @@ bool SqliteStore::append(const EventBatch &events, QString *error)
         m_insert->bindValue(3, isLifecycle(event.kind) ? 1 : 0);
         m_insert->bindValue(4, event.tsMs);
         m_insert->bindValue(5, event.envelope);
+        m_insert->bindValue(6, event.eid.isEmpty() ? QVariant() : QVariant(event.eid));
         if (!m_insert->exec()) {
             if (error)
                 *error = sqlError(m_insert->lastError());
@@ -267,6 +281,17 @@ QVector<StoredEnvelope> SqliteStore::readBefore(const QString &run, qint64 befor
     QVector<StoredEnvelope> out = read(query, limit, qint64(1) << 40);
     std::reverse(out.begin(), out.end());
     return out;
+}
+
+qint64 SqliteStore::findEid(const QString &run, const QString &eid) const
+{
+    m_findEid->bindValue(0, run);
+    m_findEid->bindValue(1, eid);
+    qint64 seq = 0;
+    if (m_findEid->exec() && m_findEid->next())
+        seq = m_findEid->value(0).toLongLong();
+    m_findEid->finish();
+    return seq;
 }
 
 bool SqliteStore::removeRun(const QString &run)

@@ -32,13 +32,14 @@ public:
     QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const override;
     QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const override;
     bool removeRun(const QString &run) override;
+    qint64 findEid(const QString &run, const QString &eid) const override;
     qint64 firstRetainedSeq() const override { return 0; }
     qint64 storedEvents() const override { return m_events; }
     qint64 storedBytes() const override { return m_bytes; }
 
     QString path() const { return m_path; }
     static constexpr int ApplicationId = 0x52575443; // "RWTC": marks the file as ours
-    static constexpr int SchemaVersion = 1;
+    static constexpr int SchemaVersion = 2; // 2: producer event ids (eid)
 
 private:
     SqliteStore() = default;
@@ -57,6 +58,7 @@ private:
     mutable std::unique_ptr<QSqlQuery> m_readLifecycle;
     mutable std::unique_ptr<QSqlQuery> m_readBefore;
     mutable std::unique_ptr<QSqlQuery> m_readRunBefore;
+    mutable std::unique_ptr<QSqlQuery> m_findEid;
 };
 
 } // namespace Runwatch

@@ -280,7 +280,10 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
     QJsonArray seqs;
     for (qint64 seq : result.seqs)
         seqs.append(double(seq));
-    sendJson(QJsonObject{{QStringLiteral("type"), QStringLiteral("ack")}, {QStringLiteral("id"), id}, {QStringLiteral("seq"), seqs}});
+    QJsonObject ack{{QStringLiteral("type"), QStringLiteral("ack")}, {QStringLiteral("id"), id}, {QStringLiteral("seq"), seqs}};
+    if (result.duplicates > 0)
+        ack.insert(QStringLiteral("duplicates"), result.duplicates);
+    sendJson(ack);
 }
 
 } // namespace Runwatch
