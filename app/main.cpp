@@ -1,6 +1,7 @@
 #include "demoproducer.h"
 #include "mainwindow.h"
 #include "options.h"
+#include "sendcommand.h"
 #include "server.h"
 #include "settingsdialog.h"
 #include "signalwatcher.h"
@@ -149,6 +150,10 @@ int main(int argc, char *argv[])
     QCoreApplication::setOrganizationName(QStringLiteral("runwatch"));
     QCoreApplication::setApplicationVersion(QStringLiteral(RUNWATCH_VERSION));
 
+    if (argc > 1 && !std::strcmp(argv[1], "send")) {
+        QCoreApplication app(argc, argv);
+        return sendCommand(app.arguments());
+    }
     if (argc > 1 && (!std::strcmp(argv[1], "export") || !std::strcmp(argv[1], "import"))) {
         QCoreApplication app(argc, argv);
         QStringList arguments = app.arguments();

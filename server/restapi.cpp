@@ -73,6 +73,9 @@ HttpResponse RestApi::handle(const HttpRequest &request, Role role, bool wrongTo
         return get ? dashboard() : methodNotAllowed("GET, HEAD");
     if (path == QStringList{QStringLiteral("healthz")})
         return get ? healthz() : methodNotAllowed("GET, HEAD");
+    // The dashboard's script and other static files, compiled in under :/runwatch/web/assets.
+    if (path.size() == 2 && path.at(0) == QLatin1String("assets"))
+        return get ? asset(path.at(1)) : methodNotAllowed("GET, HEAD");
 
     const bool isApi = path.value(0) == QLatin1String("api")
         || path == QStringList{QStringLiteral("metrics")};
@@ -129,6 +132,31 @@ HttpResponse RestApi::handle(const HttpRequest &request, Role role, bool wrongTo
         return metricSeries(id, path.mid(4).join(QLatin1Char('/')), request);
     }
     return errorResponse(ErrorCode::NotFound, QStringLiteral("nothing at %1").arg(QString::fromUtf8(request.path)));
+}
+
+HttpResponse RestApi::asset(const QString &name) const
+{
+    // One plain file name: no separators, no dot files (splitPath already decoded the segment).
+    if (name.isEmpty() || name.startsWith(QLatin1Char('.')) || name.contains(QLatin1Char('/')) || name.contains(QLatin1Char('\\')))
+        return errorResponse(ErrorCode::NotFound, QStringLiteral("no asset %1").arg(name));
+    QFile file(QStringLiteral(":/runwatch/web/assets/") + name);
+    if (!file.open(QIODevice::ReadOnly))
+        return errorResponse(ErrorCode::NotFound, QStringLiteral("no asset %1").arg(name));
+    HttpResponse r;
+    r.body = file.readAll();
+    if (name.endsWith(QLatin1String(".js")))
+        r.contentType = "text/javascript; charset=utf-8";
+    else if (name.endsWith(QLatin1String(".css")))
+        r.contentType = "text/css; charset=utf-8";
+    else if (name.endsWith(QLatin1String(".svg")))
+        r.contentType = "image/svg+xml";
+    else if (name.endsWith(QLatin1String(".png")))
+        r.contentType = "image/png";
+    else
+        r.contentType = "application/octet-stream";
+    r.addHeader("X-Content-Type-Options", "nosniff");
+    r.addHeader("Cache-Control", "no-cache");
+    return r;
 }
 
 HttpResponse RestApi::dashboard() const

@@ -18,6 +18,7 @@ public:
 
 private:
     HttpResponse dashboard() const;
+    HttpResponse asset(const QString &name) const;
     HttpResponse healthz() const;
     HttpResponse prometheus() const;
     HttpResponse runs() const;
