@@ -1,5 +1,6 @@
 #include "demoproducer.h"
 
+#include <QDateTime>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkRequest>
@@ -332,7 +333,10 @@ void DemoProducer::tick()
     if (m_socket->bytesToWrite() > 1024 * 1024)
         return;
     if (m_scenarios.empty()) {
-        const QString g = QString::number(++m_generation);
+        // Ids carry the start time, so a demo started again on the same data dir adds new runs
+        // instead of continuing (and scrambling) the ones it left there last time.
+        const QString g = QDateTime::currentDateTime().toString(QStringLiteral("MMdd-HHmmss")) + QLatin1Char('-')
+            + QString::number(++m_generation);
         m_scenarios.push_back(std::make_unique<TrainingScenario>(QStringLiteral("train-resnet50-") + g,
                                                                  QStringLiteral("resnet50 lr=3e-4"), false, 3e-4));
         m_scenarios.push_back(std::make_unique<TrainingScenario>(QStringLiteral("train-resnet50-hot-") + g,
