@@ -100,6 +100,45 @@ class ExportImport(unittest.TestCase):
                 server.stop()
 
 
+class Send(unittest.TestCase):
+    def test_send_from_the_shell(self):
+        server = RunwatchProcess()
+        try:
+            url = server.url
+            out = run_cli("send", "--url", url, "--run", "sh", "--type", "metric", "--data", '{"step": 1, "loss": 0.5}')
+            self.assertEqual(out.returncode, 0, out.stderr)
+            seq = int(out.stdout.strip())
+            status, events = server.request("GET", "/api/runs/sh/events")
+            self.assertEqual([e["seq"] for e in events], [seq])
+            self.assertEqual(events[0]["data"], {"step": 1, "loss": 0.5})
+            # The same --eid twice: stored once, the same seq printed.
+            first = run_cli("send", "--url", url, "--run", "sh", "--type", "log", "--data", '{"message": "m"}', "--eid", "job-7")
+            again = run_cli("send", "--url", url, "--run", "sh", "--type", "log", "--data", '{"message": "m"}', "--eid", "job-7")
+            self.assertEqual((first.returncode, again.returncode), (0, 0))
+            self.assertEqual(first.stdout, again.stdout)
+            self.assertEqual(len(server.request("GET", "/api/runs/sh/events")[1]), 2)
+            # RUNWATCH_URL stands in for --url.
+            env = dict(os.environ, RUNWATCH_URL=url)
+            out = subprocess.run([BINARY, "send", "--run", "sh", "--type", "log", "--data", '{"message": "env"}'],
+                                 capture_output=True, text=True, timeout=60, env=env)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            # Mistakes get one clear line and a non-zero exit; nothing is stored.
+            for args, words in [((["--run", "sh", "--type", "metric", "--data", '{"loss": "x"}']), "loss"),
+                                ((["--run", "sh", "--type", "log", "--data", "not json"]), "--data"),
+                                ((["--type", "log"]), "--run"),
+                                ((["--run", "bad id!", "--type", "log", "--data", '{"message": "m"}']), "run")]:
+                out = run_cli("send", "--url", url, *args)
+                self.assertNotEqual(out.returncode, 0, args)
+                self.assertTrue(out.stderr.startswith("runwatch: ") and words in out.stderr, out.stderr)
+                self.assertEqual(out.stderr.count("\n"), 1, out.stderr)
+            self.assertEqual(len(server.request("GET", "/api/runs/sh/events")[1]), 3)
+        finally:
+            server.stop()
+        out = run_cli("send", "--url", url, "--run", "sh", "--type", "log", "--data", '{"message": "m"}', "--timeout", "3")
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("cannot reach", out.stderr)
+
+
 class Follow(unittest.TestCase):
     def events(self, server, run):
         status, page = server.request("GET", f"/api/runs/{run}/events")
