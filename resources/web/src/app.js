@@ -1,0 +1,1144 @@
+// Runwatch web dashboard. Speaks docs/protocol.md: REST for a snapshot, then WebSocket for everything
+// live (/ws/runs for the runs list, /ws/runs/{run}?since=N for the open run). No polling.
+'use strict';
+(() => {
+const MAX_POINTS = 2000;          // points per metric asked from the server; the client keeps < 2x that
+const LOG_KEEP = 10000;           // events kept for the log
+const LOG_SHOW = 1500;            // rows rendered
+const OUTPUT_KEEP = 500000;       // characters of token output kept
+const FULL_HISTORY_EVENTS = 20000; // runs with up to this many events load their whole event history
+const TAIL_SEQS = 5000;           // otherwise the log starts this many seqs before the run's last seq
+const TOKEN_KEY = 'runwatch.token';
+
+const $ = (id) => document.getElementById(id);
+const enc = encodeURIComponent;
+const dbg = window.__runwatch = {
+    seenSeqs: [], runsSeqs: [], duplicates: 0, overlapSkipped: 0, connects: 0, state: 'connecting', run: null, openedMs: null,
+    charts: 0, points: 0,
+};
+
+// ---------------------------------------------------------------- token
+const query = new URLSearchParams(location.search);
+if (query.has('token')) {
+    sessionStorage.setItem(TOKEN_KEY, query.get('token'));
+    query.delete('token');
+    const rest = query.toString();
+    history.replaceState(null, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+}
+let token = sessionStorage.getItem(TOKEN_KEY) || '';
+
+class AuthError extends Error {
+    constructor(code) { super(code); this.code = code; }
+}
+
+async function api(path) {
+    const headers = token ? { Authorization: 'Bearer ' + token } : {};
+    const r = await fetch(path, { headers, cache: 'no-store' });
+    let body = null;
+    try { body = await r.json(); } catch (e) { body = null; }
+    if (r.status === 401) throw new AuthError((body && body.error && body.error.code) || 'AUTH_REQUIRED');
+    if (!r.ok) {
+        const err = new Error((body && body.error && body.error.message) || `${r.status} ${r.statusText}`);
+        err.status = r.status;
+        err.code = body && body.error && body.error.code;
+        throw err;
+    }
+    return { data: body, headers: r.headers };
+}
+
+// ---------------------------------------------------------------- formatting
+const nf = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+function fmtNum(v) {
+    if (v === null || v === undefined) return '';
+    if (typeof v !== 'number') return String(v);
+    if (Number.isNaN(v)) return 'NaN';
+    if (v === Infinity) return '+∞';
+    if (v === -Infinity) return '−∞';
+    const a = Math.abs(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e7)) return v.toExponential(3);
+    if (Number.isInteger(v)) return nf.format(v);
+    return String(+v.toPrecision(a >= 1000 ? 7 : 5));
+}
+function fmtTick(v) {
+    if (v === null || v === undefined) return '';
+    const a = Math.abs(v);
+    if (a !== 0 && (a < 1e-3 || a >= 1e7)) return v.toExponential(2).replace(/\.?0+e/, 'e').replace('e+', 'e');
+    return String(+v.toPrecision(6));
+}
+function fmtDuration(s) {
+    if (s === null || s === undefined || !Number.isFinite(s)) return '';
+    s = Math.max(0, Math.round(s));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+    if (h) return `${h}h ${String(m).padStart(2, '0')}m`;
+    if (m) return `${m}m ${String(sec).padStart(2, '0')}s`;
+    return `${sec}s`;
+}
+function fmtTime(ts) {
+    const d = new Date(ts);
+    if (Number.isNaN(d.getTime())) return '';
+    return d.toLocaleTimeString(undefined, { hour12: false }) + '.' + String(d.getMilliseconds()).padStart(3, '0');
+}
+function parseValue(v) {
+    if (typeof v === 'number') return v;
+    if (v === 'NaN') return NaN;
+    if (v === 'Infinity') return Infinity;
+    if (v === '-Infinity') return -Infinity;
+    return undefined;
+}
+function el(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+}
+function setBar(bar, fraction, status) {
+    const f = fraction === null || fraction === undefined || !Number.isFinite(fraction) ? null : Math.max(0, Math.min(1, fraction));
+    bar.querySelector('.fill').style.width = f === null ? '0' : (f * 100).toFixed(1) + '%';
+    bar.querySelector('.label').textContent = f === null ? '' : (f * 100).toFixed(1) + ' %';
+    bar.classList.toggle('completed', status === 'completed');
+    bar.classList.toggle('failed', status === 'failed');
+}
+function makeBar(fraction, status) {
+    const bar = el('div', 'bar');
+    bar.append(el('div', 'fill'), el('span', 'label'));
+    setBar(bar, fraction, status);
+    return bar;
+}
+function num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : (typeof v === 'string' && v !== '' && Number.isFinite(+v) ? +v : null); }
+
+// Throttled rendering: at most one pass per animation frame and per `minMs`.
+function throttle(fn, minMs) {
+    let queued = false, last = 0;
+    return () => {
+        if (queued) return;
+        queued = true;
+        const run = () => {
+            const wait = last + minMs - performance.now();
+            if (wait > 0) { setTimeout(() => requestAnimationFrame(run), wait); return; }
+            queued = false;
+            last = performance.now();
+            fn();
+        };
+        requestAnimationFrame(run);
+        // Background tabs get no animation frames; keep the model current anyway.
+        if (document.hidden) setTimeout(() => { if (queued) { queued = false; last = performance.now(); fn(); } }, minMs);
+    };
+}
+
+// ---------------------------------------------------------------- connections
+const streams = new Set();
+const renderConn = throttle(() => {
+    const conn = $('conn');
+    let state = 'live', text = 'live';
+    if (!streams.size) { state = 'connecting'; text = 'connecting…'; }
+    for (const s of streams) {
+        if (s.state === 'auth') { state = 'auth'; text = 'token needed'; break; }
+        if (s.state === 'reconnecting') {
+            state = navigator.onLine === false ? 'offline' : 'reconnecting';
+            const left = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
+            text = (navigator.onLine === false ? 'offline · ' : 'disconnected · ') + `retry in ${left}s` + (s.closeReason ? ` (${s.closeReason})` : '');
+        } else if (s.state === 'connecting' && state === 'live') { state = 'connecting'; text = 'connecting…'; }
+    }
+    conn.dataset.state = state;
+    conn.textContent = text;
+    dbg.state = state;
+}, 100);
+
+// One WebSocket path with resume: every event with a seq above `since` is delivered once, in order;
+// after a drop it reconnects with exponential backoff and ?since=<last seq seen>.
+class Stream {
+    constructor(path, handlers) {
+        this.path = path;
+        this.h = handlers;
+        this.ws = null;
+        this.state = 'connecting';
+        this.attempt = 0;
+        this.timer = null;
+        this.lastByRun = new Map();
+        streams.add(this);
+    }
+    start(since) { this.since = since; this.open(); }
+    setState(s) { this.state = s; renderConn(); }
+    open() {
+        clearTimeout(this.timer);
+        const q = new URLSearchParams();
+        if (token) q.set('token', token);
+        q.set('since', String(this.since));
+        const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + this.path + '?' + q;
+        this.setState('connecting');
+        let ws;
+        try { ws = new WebSocket(url); } catch (e) { this.retry('cannot connect'); return; }
+        this.ws = ws;
+        let lastError = null;
+        ws.onmessage = (m) => {
+            if (ws !== this.ws) return;
+            let msg;
+            try { msg = JSON.parse(m.data); } catch (e) { return; }
+            if (msg.type === 'batch' && Array.isArray(msg.events)) {
+                for (const e of msg.events) this.deliver(e);
+                if (this.h.flush) this.h.flush();
+            } else if (typeof msg.seq === 'number') {
+                this.deliver(msg);
+                if (this.h.flush) this.h.flush();
+            } else if (msg.type === 'welcome') {
+                this.attempt = 0;
+                this.closeReason = '';
+                dbg.connects++;
+                $('server-info').textContent = `${msg.server || 'runwatch'} ${msg.version || ''}` + (msg.role && msg.role !== 'admin' && msg.role !== 'none' ? ` · ${msg.role}` : '');
+                this.setState('live');
+            } else if (msg.type === 'error') {
+                lastError = msg;
+            } else if (msg.type === 'run_deleted' && this.h.deleted) {
+                this.h.deleted(msg.run);
+            }
+        };
+        ws.onclose = (ev) => {
+            if (ws !== this.ws) return;
+            this.ws = null;
+            if (this.stopped) return;
+            if (ev.code === 4401) {
+                this.setState('auth');
+                needAuth((lastError && lastError.code) || 'AUTH_REQUIRED');
+                return;
+            }
+            this.retry(ev.code === 1001 ? 'server restarting' : ev.code === 4008 ? 'fell behind' : ev.code === 1006 ? 'connection lost' : `closed ${ev.code}`, ev.code === 4008);
+        };
+    }
+    deliver(e) {
+        const run = e.run;
+        const last = this.lastByRun.get(run);
+        if (last !== undefined && e.seq <= last) { dbg.duplicates++; return; }
+        this.lastByRun.set(run, e.seq);
+        if (e.seq > this.since) this.since = e.seq;
+        this.h.event(e);
+    }
+    retry(reason, soon) {
+        const delay = soon ? 100 : Math.min(15000, 500 * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
+        this.attempt = Math.min(this.attempt + 1, 10);
+        this.closeReason = reason;
+        this.retryAt = Date.now() + delay;
+        this.setState('reconnecting');
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.open(), delay);
+    }
+    retryNow() { if (this.state === 'reconnecting' && !this.stopped) this.open(); }
+    stop() {
+        this.stopped = true;
+        clearTimeout(this.timer);
+        streams.delete(this);
+        if (this.ws) { const ws = this.ws; this.ws = null; ws.close(1000); }
+        renderConn();
+    }
+}
+window.addEventListener('online', () => { for (const s of streams) s.retryNow(); });
+document.addEventListener('visibilitychange', () => { if (!document.hidden) for (const s of streams) s.retryNow(); });
+
+// ---------------------------------------------------------------- auth
+let authShown = false;
+function stopAll() {
+    for (const s of [...streams]) s.stop();
+    if (runsStream) runsStream = null;
+    if (view && view.stream) view.stream = null;
+}
+function needAuth(code) {
+    stopAll();
+    const conn = $('conn');
+    conn.dataset.state = 'auth';
+    conn.textContent = 'token needed';
+    dbg.state = 'auth';
+    const wrong = code === 'AUTH_FAILED' || (token && code !== 'AUTH_REQUIRED');
+    const msg = $('auth-message');
+    msg.textContent = wrong ? 'The token was not accepted. Check it and enter it again.'
+                            : 'This Runwatch server needs a token to show runs.';
+    msg.classList.toggle('wrong', wrong);
+    $('token-button').hidden = false;
+    if (wrong) { token = ''; sessionStorage.removeItem(TOKEN_KEY); }
+    if (!authShown) {
+        authShown = true;
+        const dlg = $('auth-dialog');
+        if (!dlg.open) dlg.showModal();
+        $('auth-token').value = '';
+        $('auth-token').focus();
+    }
+}
+$('auth-form').addEventListener('submit', () => {
+    token = $('auth-token').value.trim();
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    authShown = false;
+    start();
+});
+$('auth-dialog').addEventListener('cancel', (e) => e.preventDefault());
+$('token-button').addEventListener('click', () => {
+    authShown = true;
+    $('auth-message').textContent = 'Enter the token for this server.';
+    $('auth-message').classList.remove('wrong');
+    $('auth-token').value = '';
+    $('auth-dialog').showModal();
+});
+function showBanner(text) {
+    const b = $('banner');
+    b.hidden = !text;
+    b.textContent = text || '';
+}
+function failed(e, what) {
+    if (e instanceof AuthError) { needAuth(e.code); return; }
+    showBanner(`${what}: ${e.message}`);
+    console.warn(what, e);
+}
+
+// ---------------------------------------------------------------- runs list
+const runs = new Map();   // id -> summary
+let runsStream = null;
+
+function applyToSummary(s, e) {
+    const d = e.data || {};
+    s.updated_at = e.ts;
+    if (s.last_seq === undefined || s.last_seq === null || e.seq > s.last_seq) s.last_seq = e.seq;
+    switch (e.type) {
+    case 'run_started':
+        if (d.name !== undefined) s.name = d.name;
+        if (d.kind !== undefined) s.kind = d.kind;
+        if (d.config !== undefined) s.config = d.config;
+        if (d.tags !== undefined) s.tags = d.tags;
+        if (num(d.total_epochs) !== null) s.total_epochs = num(d.total_epochs);
+        if (num(d.total_steps) !== null && s.total == null) s.total = num(d.total_steps);
+        s.status = 'running';
+        if (!s.started_at) s.started_at = e.ts;
+        s.ended_at = null;
+        break;
+    case 'run_status':
+        s.status = d.status;
+        s.status_message = d.message === undefined ? null : d.message;
+        break;
+    case 'progress': {
+        const c = num(d.completed);
+        if (c !== null) s.completed = c;
+        if (num(d.total) !== null) s.total = num(d.total);
+        s.progress = s.total ? Math.min(1, Math.max(0, s.completed / s.total)) : null;
+        if (num(d.epoch) !== null) s.current_epoch = num(d.epoch);
+        if (num(d.total_epochs) !== null) s.total_epochs = num(d.total_epochs);
+        if (d.eta_s !== undefined) { s.eta_s = num(d.eta_s); s.eta_at = Date.parse(e.ts) || Date.now(); }
+        const step = d.step !== undefined ? d.step : c;
+        if (step !== null && step !== undefined) s.current_step = step;
+        (s.rate || (s.rate = [])).push([Date.parse(e.ts), c]);
+        if (s.rate.length > 30) s.rate.shift();
+        break;
+    }
+    case 'run_completed':
+        s.status = 'completed';
+        s.ended_at = e.ts;
+        if (d.summary !== undefined) s.summary = d.summary;
+        break;
+    case 'run_failed':
+        s.status = 'failed';
+        s.ended_at = e.ts;
+        if (d.message !== undefined) s.last_error = d.message;
+        break;
+    case 'error':
+        s.error_count = (s.error_count || 0) + 1;
+        s.last_error = d.message;
+        break;
+    }
+}
+
+function runLabel(s) { return s.name || s.id; }
+// Newest first (runs not started yet on top), then by id.
+function sortedRuns() {
+    return [...runs.values()].sort((a, b) => (b.started_at || '\uffff').localeCompare(a.started_at || '\uffff') || a.id.localeCompare(b.id));
+}
+const renderRuns = throttle(() => {
+    const tbody = $('runs-table').tBodies[0];
+    const filter = $('runs-filter').value.trim().toLowerCase();
+    const status = $('runs-status').value;
+    const rows = [];
+    const ordered = sortedRuns();
+    for (const s of ordered) {
+        if (status && s.status !== status) continue;
+        if (filter && !(`${s.id} ${s.name || ''} ${s.kind || ''} ${(s.tags || []).join(' ')}`.toLowerCase().includes(filter))) continue;
+        const tr = el('tr');
+        tr.dataset.run = s.id;
+        if (view && view.id === s.id) tr.className = 'selected';
+        const badge = el('span', 'badge ' + (s.status || ''), s.status || '—');
+        if (s.status_message) badge.title = s.status_message;
+        const td = (content, cls) => { const c = el('td', cls); if (content instanceof Node) c.append(content); else c.textContent = content; return c; };
+        const name = td(runLabel(s));
+        name.title = s.id;
+        tr.append(td(badge), name, td(s.kind || '', 'opt'), td(makeBar(s.progress, s.status)),
+                  td(s.current_epoch != null ? `${s.current_epoch}${s.total_epochs ? '/' + s.total_epochs : ''}` : '', 'opt'),
+                  td(s.current_step != null ? `${s.current_step}${s.total ? '/' + s.total : ''}` : ''),
+                  td(s.status === 'running' ? fmtDuration(etaLeft(s)) : '', 'opt'));
+        rows.push(tr);
+    }
+    tbody.replaceChildren(...rows);
+    $('runs-empty').hidden = runs.size > 0;
+    $('runs-empty').textContent = runs.size ? '' : 'No runs yet. Producers create a run with their first event.';
+}, 150);
+$('runs-filter').addEventListener('input', renderRuns);
+$('runs-status').addEventListener('change', renderRuns);
+$('runs-table').addEventListener('click', (e) => {
+    const tr = e.target.closest('tr[data-run]');
+    if (tr) location.hash = 'run=' + enc(tr.dataset.run);
+});
+
+function etaLeft(s) {
+    if (s.eta_s == null) return null;
+    const since = s.eta_at ? (Date.now() - s.eta_at) / 1000 : 0;
+    return Math.max(0, s.eta_s - Math.max(0, since));
+}
+
+const fetchingRuns = new Set();
+function onLifecycle(e) {
+    dbg.runsSeqs.push(e.seq);
+    if (dbg.runsSeqs.length > 100000) dbg.runsSeqs.splice(0, 50000);
+    let s = runs.get(e.run);
+    if (!s) {
+        s = { id: e.run, status: null, progress: null };
+        runs.set(e.run, s);
+        // A run born while we watch: its summary once (config, totals); the stream keeps it current.
+        if (!fetchingRuns.has(e.run)) {
+            fetchingRuns.add(e.run);
+            api('/api/runs/' + enc(e.run)).then(({ data }) => {
+                const cur = runs.get(e.run);
+                if (cur && data && (cur.last_seq == null || data.last_seq >= cur.last_seq)) Object.assign(cur, data, { rate: cur.rate });
+                renderRuns();
+                if (view && view.id === e.run) renderHeader();
+            }).catch(() => {}).finally(() => fetchingRuns.delete(e.run));
+        }
+    }
+    // The open run's own stream applies the same events; apply each only once.
+    if (!(view && view.id === e.run && view.summary === s && view.stream && view.stream.lastByRun.get(e.run) >= e.seq))
+        applyToSummary(s, e);
+    renderRuns();
+    if (view && view.id === e.run) renderHeader();
+    if (!view && !location.hash) selectDefault();
+}
+
+function selectDefault() {
+    if (view || location.hash.startsWith('#run=')) return;
+    const all = sortedRuns();
+    // A running training run has charts to look at; else any running run; else the first.
+    const first = all.find((s) => s.status === 'running' && s.kind === 'training') || all.find((s) => s.status === 'running') || all[0];
+    if (first) history.replaceState(null, '', '#run=' + enc(first.id)), route();
+}
+
+async function start() {
+    stopAll();
+    showBanner('');
+    try {
+        const health = await api('/healthz');
+        const since = health.data.last_seq || 0;
+        const { data } = await api('/api/runs');
+        runs.clear();
+        for (const s of data) runs.set(s.id, s);
+        renderRuns();
+        runsStream = new Stream('/ws/runs', { event: onLifecycle, deleted: onDeleted });
+        runsStream.start(since);
+        route(true);
+        if (!view) selectDefault();
+    } catch (e) {
+        failed(e, 'Could not load the runs');
+        if (!(e instanceof AuthError)) setTimeout(start, 3000);
+    }
+}
+
+function onDeleted(run) {
+    runs.delete(run);
+    renderRuns();
+    if (view && view.id === run) {
+        closeRun();
+        $('run-empty').textContent = `Run "${run}" was deleted.`;
+        history.replaceState(null, '', location.pathname + location.search);
+    }
+}
+
+// ---------------------------------------------------------------- run view
+let view = null;
+
+function route(force) {
+    const m = /^#run=(.+)$/.exec(location.hash);
+    const id = m ? decodeURIComponent(m[1]) : null;
+    if (!id) { if (view) closeRun(); selectDefault(); return; }
+    if (!force && view && view.id === id) return;
+    openRun(id);
+}
+window.addEventListener('hashchange', () => route());
+
+function closeRun() {
+    if (view) {
+        if (view.stream) view.stream.stop();
+        for (const c of view.charts.values()) c.destroy();
+    }
+    view = null;
+    dbg.run = null;
+    $('run-view').hidden = true;
+    $('run-empty').hidden = false;
+    $('charts').replaceChildren();
+    renderRuns();
+}
+
+function newSeries(name) { return { name, x: [], y: [], ts: [], total: 0 }; }
+
+async function openRun(id) {
+    closeRun();
+    const v = view = {
+        id, t0: performance.now(), summary: null, series: new Map(), steps: new Map(), log: [], types: new Set(),
+        output: '', outputDropped: 0, charts: new Map(), currentStep: 0, dirtyCharts: new Set(), regroup: true,
+        checkFrom: 0, checkTo: 0, stream: null,
+    };
+    dbg.run = id;
+    dbg.seenSeqs = [];
+    dbg.openedMs = null;
+    $('run-empty').hidden = true;
+    $('run-view').hidden = false;
+    $('run-name').textContent = id;
+    $('run-facts').textContent = 'loading…';
+    $('run-message').textContent = '';
+    $('output').textContent = '';
+    $('config').textContent = '';
+    $('log').replaceChildren();
+    resetTypeFilter();
+    renderRuns();
+    try {
+        let summary, since;
+        try {
+            summary = (await api('/api/runs/' + enc(id))).data;
+            since = summary.last_seq || 0;
+        } catch (e) {
+            if (e.status !== 404) throw e;
+            // Not there yet: watch for it (subscribing to an unknown run is allowed).
+            since = (await api('/healthz')).data.last_seq || 0;
+            summary = { id, status: 'pending', progress: null, steps: [] };
+            $('run-message').textContent = 'This run has no events yet; it appears as soon as its producer starts.';
+        }
+        if (view !== v) return;
+        const known = runs.get(id);
+        v.summary = known ? Object.assign(known, summary, { rate: known.rate }) : summary;
+        if (!known && summary.last_seq !== undefined) runs.set(id, v.summary);
+        v.currentStep = num(summary.current_step) || 0;
+        for (const st of summary.steps || []) v.steps.set(st.id, st);
+
+        // History: each metric thinned to MAX_POINTS by the server, plus the tail of the event log.
+        const names = summary.last_seq !== undefined ? (await api(`/api/runs/${enc(id)}/metrics`)).data : [];
+        const loads = names.map((n) => api(`/api/runs/${enc(id)}/metrics/${enc(n)}?max_points=${MAX_POINTS}`));
+        const eventsLoad = summary.last_seq !== undefined ? loadEvents(v, summary) : Promise.resolve();
+        const results = await Promise.all(loads);
+        await eventsLoad;
+        if (view !== v) return;
+        for (const { data } of results) {
+            const s = newSeries(data.name);
+            for (const [x, val, ts] of data.points) {
+                const y = parseValue(val);
+                if (y === undefined) continue;
+                s.x.push(x); s.y.push(y); s.ts.push(ts);
+            }
+            s.total = data.total;
+            v.series.set(data.name, s);
+        }
+        // Points of events after `since` may already be in these series: those seqs get checked.
+        v.checkFrom = since;
+        if (summary.last_seq !== undefined) {
+            try { v.checkTo = (await api('/api/runs/' + enc(id))).data.last_seq; } catch (e) { v.checkTo = Infinity; }
+        }
+        if (view !== v) return;
+        v.regroup = true;
+        renderAll();
+        v.stream = new Stream('/ws/runs/' + enc(id), { event: (e) => onRunEvent(v, e), flush: () => renderLive(v), deleted: onDeleted });
+        v.stream.lastByRun.set(id, since);
+        dbg.since = since;
+        v.stream.start(since);
+        requestAnimationFrame(() => { if (view === v) dbg.openedMs = Math.round(performance.now() - v.t0); });
+    } catch (e) {
+        if (view === v) failed(e, `Could not open run ${id}`);
+    }
+}
+
+async function loadEvents(v, summary) {
+    const count = summary.event_count || 0;
+    const last = summary.last_seq || 0;
+    let since = count <= FULL_HISTORY_EVENTS ? 0 : Math.max(0, last - TAIL_SEQS);
+    v.partialHistory = since > 0;
+    for (let page = 0; page < 10 && since < last; page++) {
+        const { data, headers } = await api(`/api/runs/${enc(v.id)}/events?since=${since}&limit=10000`);
+        if (view !== v) return;
+        for (const e of data) if (e.seq <= last) addHistoryEvent(v, e);
+        const next = headers.get('X-Runwatch-Next-Since');
+        if (!next || !data.length) break;
+        since = +next;
+    }
+    if (v.partialHistory && summary.output_chars > v.output.length)
+        v.outputDropped = summary.output_chars - v.output.length;
+}
+
+function addHistoryEvent(v, e) {
+    pushLog(v, e);
+    if (e.type === 'token') appendOutput(v, e);
+}
+
+function pushLog(v, e) {
+    v.log.push(e);
+    if (!v.types.has(e.type)) { v.types.add(e.type); addTypeOption(e.type); }
+    if (v.log.length > LOG_KEEP * 1.2) v.log.splice(0, v.log.length - LOG_KEEP);
+}
+function appendOutput(v, e) {
+    const text = e.data && typeof e.data.text === 'string' ? e.data.text : '';
+    v.output += text;
+    if (v.output.length > OUTPUT_KEEP * 1.2) {
+        v.outputDropped += v.output.length - OUTPUT_KEEP;
+        v.output = v.output.slice(-OUTPUT_KEEP);
+    }
+    v.outputDirty = true;
+}
+
+function onRunEvent(v, e) {
+    if (view !== v) return;
+    dbg.seenSeqs.push(e.seq);
+    if (dbg.seenSeqs.length > 200000) dbg.seenSeqs.splice(0, 100000);   // bounded on a page left open for days
+    const d = e.data || {};
+    if (v.summary !== runs.get(v.id) && runs.get(v.id)) v.summary = runs.get(v.id);
+    if (!runs.has(v.id)) { runs.set(v.id, v.summary); renderRuns(); }
+    // The runs stream may have applied this lifecycle event already.
+    if (!(runsStream && runsStream.lastByRun.get(v.id) >= e.seq)) applyToSummary(v.summary, e);
+    v.summary.event_count = (v.summary.event_count || 0) + 1;
+    pushLog(v, e);
+    v.logDirty = true;
+    switch (e.type) {
+    case 'metric': onMetric(v, e, d); break;
+    case 'progress': {
+        const st = num(d.step !== undefined ? d.step : d.completed);
+        if (st !== null && st > v.currentStep) v.currentStep = st;
+        break;
+    }
+    case 'token': appendOutput(v, e); break;
+    case 'result':
+        v.summary.result_count = (v.summary.result_count || 0) + 1;
+        break;
+    case 'log':
+        if (d.level === 'error') v.summary.error_count = (v.summary.error_count || 0) + 1;
+        break;
+    case 'run_started':
+        if (d.config !== undefined) v.configDirty = true;
+        break;
+    default:
+        if (e.type.startsWith('step_') && e.step !== undefined) onStep(v, e, d);
+    }
+    v.headerDirty = true;
+}
+
+function onMetric(v, e, d) {
+    const explicit = Number.isInteger(d.step) ? d.step : null;
+    const ts = Date.parse(e.ts) || Date.now();
+    const check = e.seq > v.checkFrom && e.seq <= v.checkTo;
+    for (const key of Object.keys(d)) {
+        if (key === 'step') continue;
+        const y = parseValue(d[key]);
+        if (y === undefined) continue;
+        let s = v.series.get(key);
+        if (!s) { s = newSeries(key); v.series.set(key, s); v.regroup = true; }
+        const n = s.x.length;
+        const lastX = n ? s.x[n - 1] : -Infinity;
+        // Same rule as the server: without a step, the run's current step or one past the last point.
+        const x = explicit !== null ? explicit : Math.max(v.currentStep, n ? lastX + 1 : 0);
+        // Events the metric history may already hold (fetched after `since`): skip what is not newer.
+        if (check && n && (x < lastX || (x === lastX && ts <= s.ts[n - 1]))) { dbg.overlapSkipped++; continue; }
+        s.x.push(x); s.y.push(y); s.ts.push(ts);
+        s.total++;
+        if (s.x.length > MAX_POINTS * 2) decimate(s, MAX_POINTS);
+        v.dirtyCharts.add(groupOf(key));
+    }
+    if (explicit !== null && explicit > v.currentStep) v.currentStep = explicit;
+}
+
+// Min/max per bucket, like the server: spikes and every kind of non-finite value survive.
+function decimate(s, target) {
+    const n = s.x.length, buckets = Math.max(1, Math.floor(target / 2)), size = Math.ceil(n / buckets);
+    const keep = [];
+    for (let b = 0; b < n; b += size) {
+        const end = Math.min(n, b + size);
+        let lo = -1, hi = -1, nan = -1, pinf = -1, ninf = -1;
+        for (let i = b; i < end; i++) {
+            const y = s.y[i];
+            if (Number.isNaN(y)) { if (nan < 0) nan = i; } else if (y === Infinity) { if (pinf < 0) pinf = i; } else if (y === -Infinity) { if (ninf < 0) ninf = i; } else {
+                if (lo < 0 || y < s.y[lo]) lo = i;
+                if (hi < 0 || y > s.y[hi]) hi = i;
+            }
+        }
+        const idx = [...new Set([lo, hi, nan, pinf, ninf].filter((i) => i >= 0))].sort((a, c) => a - c);
+        keep.push(...idx);
+    }
+    if (keep[keep.length - 1] !== n - 1) keep.push(n - 1);   // the newest point stays, so live appends line up
+    s.x = keep.map((i) => s.x[i]); s.y = keep.map((i) => s.y[i]); s.ts = keep.map((i) => s.ts[i]);
+}
+
+function onStep(v, e, d) {
+    const id = e.step;
+    const st = v.steps.get(id) || { id, name: null, status: 'pending', progress: null, message: null, result: null, started_at: null, ended_at: null };
+    if (d.name !== undefined) st.name = d.name;
+    if (d.message !== undefined) st.message = d.message;
+    if (d.result !== undefined) st.result = d.result;
+    if (num(d.progress) !== null) st.progress = num(d.progress);
+    if (e.type === 'step_started') { st.status = 'running'; st.started_at = st.started_at || e.ts; st.ended_at = null; }
+    else if (e.type === 'step_progress') { if (st.status === 'pending') st.status = 'running'; if (!st.started_at) st.started_at = e.ts; }
+    else if (e.type === 'step_completed') { st.status = 'completed'; st.progress = 1; st.ended_at = e.ts; }
+    else if (e.type === 'step_failed') { st.status = 'failed'; st.ended_at = e.ts; }
+    if (st.started_at && st.ended_at) st.duration_s = (Date.parse(st.ended_at) - Date.parse(st.started_at)) / 1000;
+    v.steps.set(id, st);
+    v.stepsDirty = true;
+}
+
+// ---------------------------------------------------------------- rendering the run
+function renderAll() {
+    renderHeader();
+    renderSteps();
+    renderConfig();
+    renderOutput();
+    renderLog();
+    renderCharts();
+}
+const renderLive = (v) => { if (view === v) liveRender(); };
+const liveRender = throttle(() => {
+    const v = view;
+    if (!v) return;
+    if (v.headerDirty) { v.headerDirty = false; renderHeader(); }
+    if (v.stepsDirty) { v.stepsDirty = false; renderSteps(); }
+    if (v.configDirty) { v.configDirty = false; renderConfig(); }
+    if (v.outputDirty) renderOutput();
+    if (v.logDirty && performance.now() - lastLogRender > 250) { v.logDirty = false; lastLogRender = performance.now(); renderLog(); }
+    renderCharts();
+}, 100);
+
+let lastLogRender = 0;
+function renderHeader() {
+    const v = view;
+    if (!v || !v.summary) return;
+    const s = v.summary;
+    $('run-name').textContent = runLabel(s);
+    $('run-name').title = s.id;
+    const badge = $('run-status');
+    badge.className = 'badge ' + (s.status || '');
+    badge.textContent = s.status || '—';
+    setBar($('run-progress'), s.progress, s.status);
+    const facts = [];
+    const add = (label, value) => { if (value !== '' && value !== null && value !== undefined) facts.push([label, value]); };
+    add('', s.kind || '');
+    if (s.current_epoch != null) add('epoch', `${s.current_epoch}${s.total_epochs ? '/' + s.total_epochs : ''}`);
+    if (s.current_step != null) add('step', `${s.current_step}${s.total ? '/' + s.total : ''}`);
+    if (s.status === 'running') add('ETA', fmtDuration(etaLeft(s)));
+    const start = Date.parse(s.started_at);
+    if (Number.isFinite(start)) add('elapsed', fmtDuration(((s.ended_at ? Date.parse(s.ended_at) : Date.now()) - start) / 1000));
+    const rate = throughput(s);
+    if (rate !== null) add('', `${fmtNum(rate >= 100 ? Math.round(rate) : +rate.toPrecision(3))}/s`);
+    if (s.result_count) add('results', `${s.result_count}${s.success_rate != null ? ` · ${(s.success_rate * 100).toFixed(1)} % ok` : ''}`);
+    if (s.error_count) add('errors', String(s.error_count));
+    const box = $('run-facts');
+    box.replaceChildren();
+    facts.forEach(([label, value], i) => {
+        if (i) box.append(' · ');
+        if (label) box.append(label + ' ');
+        box.append(el('b', null, value));
+    });
+    const msg = s.status === 'failed' || s.last_error ? (s.last_error || s.status_message || '') : (s.status_message || '');
+    if (msg || !$('run-message').textContent.startsWith('This run has no events'))
+        $('run-message').textContent = msg ? (s.last_error ? 'last error: ' : '') + msg : '';
+}
+function throughput(s) {
+    const r = s.rate;
+    if (r && r.length >= 2) {
+        const a = r[Math.max(0, r.length - 10)], b = r[r.length - 1];
+        if (b[0] > a[0] && b[1] !== null && a[1] !== null) return (b[1] - a[1]) / ((b[0] - a[0]) / 1000);
+    }
+    const start = Date.parse(s.started_at);
+    if (s.completed && Number.isFinite(start)) {
+        const end = s.ended_at ? Date.parse(s.ended_at) : Date.now();
+        if (end > start) return s.completed / ((end - start) / 1000);
+    }
+    return null;
+}
+
+function renderSteps() {
+    const v = view;
+    const rows = [];
+    for (const st of v.steps.values()) {
+        const tr = el('tr');
+        const badge = el('span', 'badge ' + (st.status || ''), st.status || '');
+        const dur = st.duration_s != null ? st.duration_s : (st.started_at && !st.ended_at ? (Date.now() - Date.parse(st.started_at)) / 1000 : null);
+        const cells = [el('td', null, st.name || st.id), el('td'), el('td'), el('td', 'opt', fmtDuration(dur)),
+            el('td', null, st.message || (st.result !== null && st.result !== undefined ? JSON.stringify(st.result) : ''))];
+        cells[0].title = st.id;
+        cells[1].append(badge);
+        cells[2].append(makeBar(st.progress, st.status));
+        cells[4].title = cells[4].textContent;
+        tr.append(...cells);
+        rows.push(tr);
+    }
+    $('steps-table').tBodies[0].replaceChildren(...rows);
+    $('steps-empty').hidden = rows.length > 0;
+    $('steps-count').textContent = rows.length ? `(${rows.length})` : '';
+}
+
+function renderConfig() {
+    const s = view.summary;
+    const info = { id: s.id, name: s.name, kind: s.kind, tags: s.tags, config: s.config };
+    if (s.summary !== undefined) info.summary = s.summary;
+    if (s.progress_extra) info.progress_extra = s.progress_extra;
+    $('config').textContent = JSON.stringify(info, null, 2);
+}
+
+function renderOutput() {
+    const v = view;
+    v.outputDirty = false;
+    const pre = $('output');
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 20;
+    pre.textContent = v.output || (v.outputDropped ? '' : 'No output yet.');
+    const note = $('output-note');
+    note.hidden = !v.outputDropped;
+    note.textContent = v.outputDropped ? `${nf.format(v.outputDropped)} earlier characters are not shown.` : '';
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+}
+
+// ---------------------------------------------------------------- event log
+let logPaused = false;
+function resetTypeFilter() {
+    const sel = $('log-type');
+    for (const o of [...sel.options]) if (o.value !== '!noise' && o.value !== '') o.remove();
+}
+function addTypeOption(type) {
+    const sel = $('log-type');
+    const opts = [...sel.options].slice(2);
+    const o = el('option', null, type);
+    o.value = type;
+    const before = opts.find((x) => x.value > type);
+    sel.insertBefore(o, before || null);
+}
+function summarize(e) {
+    const d = e.data || {};
+    switch (e.type) {
+    case 'metric': return Object.entries(d).map(([k, val]) => `${k}=${typeof val === 'number' ? fmtNum(val) : val}`).join('  ');
+    case 'progress': {
+        let t = `${d.completed}${d.total ? '/' + d.total + ` (${(100 * d.completed / d.total).toFixed(1)} %)` : ''}`;
+        if (d.epoch !== undefined) t += `  epoch ${d.epoch}`;
+        if (d.eta_s !== undefined) t += `  ETA ${fmtDuration(d.eta_s)}`;
+        return t;
+    }
+    case 'log': return `[${d.level || 'info'}] ${d.message}`;
+    case 'token': return JSON.stringify(d.text);
+    case 'error': return `${d.code ? d.code + ': ' : ''}${d.message}`;
+    case 'run_status': return `${d.status}${d.message ? ' — ' + d.message : ''}`;
+    case 'run_failed': return d.message || 'failed';
+    case 'run_started': return `${d.name || ''} ${d.kind ? '(' + d.kind + ')' : ''}`.trim() || '{}';
+    default:
+        if (e.type.startsWith('step_'))
+            return `${e.step}${d.name ? ' ' + d.name : ''}${num(d.progress) !== null ? ' ' + Math.round(d.progress * 100) + ' %' : ''}${d.message ? ' — ' + d.message : ''}`;
+        return JSON.stringify(d);
+    }
+}
+function renderLog() {
+    const v = view;
+    if (!v || logPaused) return;
+    const type = $('log-type').value;
+    const text = $('log-text').value.trim().toLowerCase();
+    const box = $('log');
+    const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 30;
+    const out = [];
+    let matched = 0;
+    for (let i = v.log.length - 1; i >= 0 && out.length < LOG_SHOW; i--) {
+        const e = v.log[i];
+        if (type === '!noise' ? (e.type === 'metric' || e.type === 'token') : (type && e.type !== type)) continue;
+        const sum = summarize(e);
+        if (text && !(`${e.type} ${e.step || ''} ${sum}`.toLowerCase().includes(text))) continue;
+        matched++;
+        const row = el('div', 't-' + e.type + (e.type === 'log' && e.data ? ' lv-' + e.data.level : ''));
+        row.append(el('span', null, fmtTime(e.ts)), el('span', 'seq', String(e.seq)), el('span', null, e.type), el('span', null, sum));
+        row.title = sum.length > 100 ? sum.slice(0, 2000) : '';
+        out.push(row);
+    }
+    out.reverse();
+    box.replaceChildren(...out);
+    $('log-note').textContent = (v.partialHistory ? 'Older events of this run are not loaded. ' : '')
+        + (matched >= LOG_SHOW ? `Showing the latest ${LOG_SHOW} matching events.` : '');
+    if (atEnd) box.scrollTop = box.scrollHeight;
+}
+$('log-type').addEventListener('change', renderLog);
+$('log-text').addEventListener('input', renderLog);
+$('log-pause').addEventListener('click', () => {
+    logPaused = !logPaused;
+    $('log-pause').setAttribute('aria-pressed', String(logPaused));
+    $('log-pause').textContent = logPaused ? 'Resume' : 'Pause';
+    if (!logPaused) renderLog();
+});
+
+// ---------------------------------------------------------------- tabs
+document.querySelector('.tabs').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-tab]');
+    if (!b) return;
+    for (const t of document.querySelectorAll('.tabs button')) t.setAttribute('aria-selected', String(t === b));
+    for (const p of document.querySelectorAll('.tab')) p.hidden = p.id !== 'tab-' + b.dataset.tab;
+    if (b.dataset.tab === 'charts') for (const c of view ? view.charts.values() : []) c.resize();
+    if (b.dataset.tab === 'output') { const pre = $('output'); pre.scrollTop = pre.scrollHeight; }
+});
+
+// ---------------------------------------------------------------- charts
+const PALETTE = ['#2f7bd8', '#e3742f', '#2e9b4f', '#9b4fd0', '#c23b6b', '#1f9ea8', '#8a6d1f', '#5a6a7a'];
+let smoothing = +$('smoothing').value;
+let logY = false;
+const isLoss = (name) => name.toLowerCase().endsWith('loss');
+const groupOf = (name) => (isLoss(name) ? '\u0000loss' : name);
+
+$('smoothing').addEventListener('input', () => {
+    smoothing = +$('smoothing').value;
+    $('smoothing-value').textContent = smoothing.toFixed(2);
+    rebuildCharts();
+});
+$('log-y').addEventListener('change', () => { logY = $('log-y').checked; rebuildCharts(); });
+$('reset-zoom').addEventListener('click', () => { if (view) for (const c of view.charts.values()) c.resetZoom(); });
+
+function rebuildCharts() {
+    if (!view) return;
+    for (const c of view.charts.values()) c.destroy();
+    view.charts.clear();
+    $('charts').replaceChildren();
+    view.regroup = true;
+    renderCharts();
+}
+
+function ema(ys, alpha) {
+    const out = new Array(ys.length);
+    let acc = 0, weight = 0;
+    for (let i = 0; i < ys.length; i++) {
+        const y = ys[i];
+        if (y === null || y === undefined) { out[i] = y; continue; }
+        acc = acc * alpha + (1 - alpha) * y;
+        weight = weight * alpha + (1 - alpha);
+        out[i] = acc / weight;   // debiased, so the curve starts at the first value
+    }
+    return out;
+}
+
+function renderCharts() {
+    const v = view;
+    if (!v) return;
+    if (v.regroup) {
+        v.regroup = false;
+        const groups = new Map();
+        for (const name of [...v.series.keys()].sort()) {
+            const g = groupOf(name);
+            if (!groups.has(g)) groups.set(g, []);
+            groups.get(g).push(name);
+        }
+        // The loss chart first, wide; the others in name order.
+        const order = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        for (const [g, c] of v.charts) {
+            if (!groups.has(g) || groups.get(g).join('\n') !== c.names.join('\n')) { c.destroy(); v.charts.delete(g); }
+        }
+        const box = $('charts');
+        for (const g of order) {
+            if (!v.charts.has(g)) v.charts.set(g, new Chart(g, groups.get(g)));
+            box.append(v.charts.get(g).root);   // keeps the order
+        }
+        for (const c of v.charts.values()) c.update(true);
+        v.dirtyCharts.clear();
+        $('charts-empty').hidden = v.series.size > 0;
+        dbg.charts = v.charts.size;
+        return;
+    }
+    for (const g of v.dirtyCharts) { const c = v.charts.get(g); if (c) c.update(false); }
+    v.dirtyCharts.clear();
+}
+
+function ascending(m) {
+    let sorted = true;
+    for (let i = 1; i < m.x.length; i++) if (m.x[i] < m.x[i - 1]) { sorted = false; break; }
+    if (sorted) return m;
+    const idx = m.x.map((_, i) => i).sort((a, b) => m.x[a] - m.x[b] || a - b);
+    return { name: m.name, x: idx.map((i) => m.x[i]), y: idx.map((i) => m.y[i]) };
+}
+
+// Wide enough for the longest tick label.
+function yAxisSize(u, values) {
+    if (!values || !values.length) return 50;
+    return Math.ceil(Math.max(...values.map((t) => String(t).length)) * 7.2 + 18);
+}
+
+// Draws a red marker where a value is NaN or ±Infinity (the line has a gap there).
+function nonFinitePlugin(chart) {
+    return {
+        hooks: {
+            draw: [(u) => {
+                const marks = chart.nonFinite;
+                if (!marks.length) return;
+                const ctx = u.ctx;
+                const { left, top, width, height } = u.bbox;
+                ctx.save();
+                ctx.beginPath();
+                ctx.rect(left, top, width, height);
+                ctx.clip();
+                ctx.fillStyle = '#d0342c';
+                ctx.strokeStyle = 'rgba(208,52,44,0.55)';
+                ctx.lineWidth = Math.max(1, devicePixelRatio);
+                ctx.font = `${Math.round(10 * devicePixelRatio)}px sans-serif`;
+                ctx.textAlign = 'center';
+                let lastPx = -1e9;
+                for (const [x, kind] of marks) {
+                    const px = u.valToPos(x, 'x', true);
+                    if (px < left - 1 || px > left + width + 1 || px - lastPx < 3 * devicePixelRatio) continue;
+                    lastPx = px;
+                    ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+                    ctx.beginPath();
+                    ctx.moveTo(px, top);
+                    ctx.lineTo(px, top + height);
+                    ctx.stroke();
+                    ctx.setLineDash([]);
+                    const label = kind === 'nan' ? 'NaN' : kind === 'inf' ? '+∞' : '−∞';
+                    const y = kind === 'ninf' ? top + height - 4 * devicePixelRatio : top + 11 * devicePixelRatio;
+                    ctx.fillText(label, px, y);
+                }
+                ctx.restore();
+            }],
+        },
+    };
+}
+
+class Chart {
+    constructor(group, names) {
+        this.group = group;
+        this.names = names;
+        this.title = group === '\u0000loss' ? (names.length === 1 ? names[0] : 'loss') : group;
+        this.root = el('div', 'chart' + (group === '\u0000loss' ? ' wide' : ''));
+        this.head = el('h3', null, this.title);
+        this.warn = el('span', 'warn');
+        this.head.append(this.warn);
+        this.plotBox = el('div');
+        this.root.append(this.head, this.plotBox);
+        this.root.dataset.metrics = names.join(',');
+        this.u = null;
+        this.zoomed = false;
+        this.nonFinite = [];
+        this.raw = [];
+        this.observer = new ResizeObserver(() => this.resize());
+        this.observer.observe(this.root);
+    }
+    data() {
+        // uPlot needs x ascending; a producer that restarts its step count (a resumed job) breaks that.
+        const members = this.names.map((n) => ascending(view.series.get(n)));
+        let xs;
+        if (members.length === 1) xs = members[0].x;
+        else {
+            const all = new Set();
+            for (const m of members) for (const x of m.x) all.add(x);
+            xs = Float64Array.from(all).sort();
+        }
+        const cols = [xs];
+        this.raw = [];
+        const marks = new Map();
+        for (const m of members) {
+            let raw;
+            if (members.length === 1) raw = m.y;
+            else {
+                const at = new Map();
+                for (let i = 0; i < m.x.length; i++) at.set(m.x[i], m.y[i]);
+                // undefined where this metric has no point at x (uPlot draws across it); null is a real gap.
+                raw = Array.from(xs, (x) => (at.has(x) ? at.get(x) : undefined));
+            }
+            this.raw.push(raw);
+            const plot = raw.map((y, i) => {
+                if (y === null || y === undefined) return y;
+                if (!Number.isFinite(y)) {
+                    const kind = Number.isNaN(y) ? 'nan' : y > 0 ? 'inf' : 'ninf';
+                    if (!marks.has(xs[i])) marks.set(xs[i], kind);
+                    return null;
+                }
+                return logY && y <= 0 ? null : y;
+            });
+            cols.push(plot);
+            if (smoothing > 0) cols.push(ema(plot, smoothing));
+        }
+        this.nonFinite = [...marks];
+        const counts = { nan: 0, inf: 0, ninf: 0 };
+        for (const raw of this.raw) for (const y of raw) if (y != null && !Number.isFinite(y)) counts[Number.isNaN(y) ? 'nan' : y > 0 ? 'inf' : 'ninf']++;
+        const parts = [];
+        if (counts.nan) parts.push(`${counts.nan} NaN`);
+        if (counts.inf) parts.push(`${counts.inf} +∞`);
+        if (counts.ninf) parts.push(`${counts.ninf} −∞`);
+        this.warn.textContent = parts.length ? '⚠ ' + parts.join(', ') : '';
+        return cols;
+    }
+    options(width) {
+        const series = [{ label: 'step', value: (u, x) => (x === null ? 'latest' : fmtNum(x)) }];
+        this.names.forEach((name, i) => {
+            const color = PALETTE[i % PALETTE.length];
+            // Hovered: the value under the cursor (NaN and ±∞ spelled out); otherwise the latest value.
+            const lastOf = (arr) => { for (let k = arr.length - 1; k >= 0; k--) if (arr[k] != null) return arr[k]; return null; };
+            const rawValue = (u, val, si, idx) => {
+                const y = idx === null || idx === undefined ? lastOf(this.raw[i]) : this.raw[i][idx];
+                return y === null || y === undefined ? '—' : fmtNum(y);
+            };
+            const smoothValue = (u, val, si, idx) => {
+                const y = idx === null || idx === undefined ? lastOf(u.data[si]) : val;
+                return y === null || y === undefined ? '—' : fmtNum(y);
+            };
+            if (smoothing > 0) {
+                series.push({ label: name + ' (raw)', stroke: color + '4d', width: 1, spanGaps: false, value: rawValue, points: { show: false } });
+                series.push({ label: name, stroke: color, width: 2, spanGaps: true, value: smoothValue, points: { show: false } });
+            } else {
+                series.push({ label: name, stroke: color, width: 1.5, spanGaps: false, value: rawValue, points: { show: false } });
+            }
+        });
+        return {
+            width, height: this.group === '\u0000loss' ? 260 : 200,
+            scales: { x: { time: false }, y: logY ? { distr: 3 } : {} },
+            axes: [
+                { stroke: '#66707a', grid: { stroke: '#eceff2' }, ticks: { stroke: '#d8dde3' }, values: (u, ts) => ts.map(fmtTick) },
+                { stroke: '#66707a', grid: { stroke: '#eceff2' }, ticks: { stroke: '#d8dde3' }, size: yAxisSize, values: (u, ts) => ts.map(fmtTick) },
+            ],
+            series,
+            cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 6 } },
+            legend: { live: true },
+            plugins: [nonFinitePlugin(this)],
+            hooks: {
+                setSelect: [(u) => { if (u.select.width > 0) this.zoomed = true; }],
+            },
+        };
+    }
+    width() { return Math.max(200, Math.floor(this.root.clientWidth - 14)); }
+    update(full) {
+        if (!view) return;
+        const cols = this.data();
+        dbg.points = [...view.series.values()].reduce((n, s) => n + s.x.length, 0);
+        if (!this.u) {
+            this.u = new uPlot(this.options(this.width()), cols, this.plotBox);
+            this.u.over.addEventListener('dblclick', () => { this.zoomed = false; });
+            return;
+        }
+        if (full || !this.zoomed) this.u.setData(cols);
+        else this.u.setData(cols, false);
+    }
+    resetZoom() {
+        this.zoomed = false;
+        if (this.u) this.u.setData(this.data());
+    }
+    resize() {
+        if (!this.u || !this.root.isConnected || this.root.clientWidth === 0) return;
+        const w = this.width();
+        if (Math.abs(w - this.u.width) > 2) this.u.setSize({ width: w, height: this.u.height });
+    }
+    destroy() {
+        this.observer.disconnect();
+        if (this.u) this.u.destroy();
+        this.root.remove();
+    }
+}
+
+// ---------------------------------------------------------------- clock
+// Elapsed time, ETA and the reconnect countdown tick locally; nothing is fetched.
+setInterval(() => {
+    if (view && view.summary) { renderHeader(); if (view.steps.size) renderSteps(); }
+    if (view && view.logDirty) { view.logDirty = false; lastLogRender = performance.now(); renderLog(); }
+    for (const s of streams) if (s.state === 'reconnecting') { renderConn(); break; }
+    if ([...runs.values()].some((s) => s.status === 'running' && s.eta_s != null)) renderRuns();
+}, 1000);
+
+if (typeof uPlot === 'undefined') {
+    showBanner('The chart library did not load; charts are unavailable.');
+    return;
+}
+start();
+})();

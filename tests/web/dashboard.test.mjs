@@ -1,0 +1,197 @@
+// Browser test of the web dashboard: the real runwatch binary, Debian's chromium driven by playwright-core.
+//
+//   RUNWATCH_BINARY=.../runwatch node tests/web/dashboard.test.mjs
+// Environment:
+//   RUNWATCH_BINARY              the runwatch executable (required)
+//   RUNWATCH_WEB_SCREENSHOT      where to write the PNG (default: ./web-dashboard.png)
+//   RUNWATCH_WEB_NODE_MODULES    a node_modules folder holding playwright-core (default: next to this file)
+//   CHROMIUM                     the browser (default /usr/bin/chromium)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import assert from 'node:assert/strict';
+
+const modules = process.env.RUNWATCH_WEB_NODE_MODULES;
+const require = createRequire(modules ? join(resolve(modules), '..', 'noop.js') : import.meta.url);
+const { chromium } = require('playwright-core');
+
+const binary = process.env.RUNWATCH_BINARY;
+if (!binary || !existsSync(binary)) { console.error('set RUNWATCH_BINARY to the runwatch executable'); process.exit(2); }
+const screenshot = resolve(process.env.RUNWATCH_WEB_SCREENSHOT || 'web-dashboard.png');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const RUN = 'web-test';
+
+const log = (...a) => console.log(`[${(performance.now() / 1000).toFixed(2)}s]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function startServer(dataDir, port, extra = []) {
+    return new Promise((resolveStart, reject) => {
+        const child = spawn(binary, ['--headless', '--port', String(port), '--data-dir', dataDir, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '', err = '';
+        const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no listening line in 15 s\nstdout: ${out}\nstderr: ${err}`)); }, 15000);
+        child.stderr.on('data', (d) => { err += d; });
+        child.stdout.on('data', (d) => {
+            out += d;
+            const m = /runwatch listening on (http:\/\/\S+)/.exec(out);
+            if (m) { clearTimeout(timer); resolveStart({ child, url: m[1], port: +new URL(m[1]).port, stderr: () => err }); }
+        });
+        child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`runwatch exited with ${code}\nstdout: ${out}\nstderr: ${err}`)); });
+    });
+}
+function stopServer(server) {
+    return new Promise((res) => {
+        if (server.child.exitCode !== null || server.child.signalCode !== null) { res({ code: server.child.exitCode }); return; }
+        server.child.removeAllListeners('exit');
+        const killer = setTimeout(() => server.child.kill('SIGKILL'), 10000);
+        server.child.on('exit', (code, signal) => { clearTimeout(killer); res({ code, signal }); });
+        server.child.kill('SIGTERM');
+    });
+}
+async function publish(base, events) {
+    const r = await fetch(base + '/api/events', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(events) });
+    const body = await r.json();
+    assert.equal(r.status, 200, JSON.stringify(body));
+    return body.seq;
+}
+async function waitFor(page, fn, arg, what, timeout = 10000) {
+    try {
+        await page.waitForFunction(fn, arg, { timeout, polling: 20 });
+    } catch (e) {
+        const state = await page.evaluate(() => JSON.stringify({ ...window.__runwatch, seenSeqs: window.__runwatch.seenSeqs.slice(-20), runsSeqs: undefined }));
+        throw new Error(`timed out waiting for ${what}; page state: ${state}`);
+    }
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'runwatch-web-test-'));
+let server, browser;
+const failures = [];
+try {
+    server = await startServer(dataDir, 0);
+    const base = server.url.replace(/\/$/, '');
+    log('server at', base);
+
+    // A run with a config, steps, metrics (a NaN among them), logs and token output.
+    const events = [{ run: RUN, type: 'run_started', data: { name: 'web test run', kind: 'training', total_steps: 400, total_epochs: 4, config: { lr: 0.0003, batch: 64 } } }];
+    for (let i = 0; i < 200; i++) {
+        const m = { step: i, loss: 2.5 * Math.exp(-i / 80) + 0.05 * Math.sin(i), eval_loss: 2.6 * Math.exp(-i / 90), lr: 3e-4 * (1 - i / 400) };
+        if (i === 120) m.loss = 'NaN';
+        events.push({ run: RUN, type: 'metric', data: m });
+        if (i % 20 === 0) events.push({ run: RUN, type: 'progress', data: { completed: i, total: 400, epoch: 1 + Math.floor(i / 100), total_epochs: 4, eta_s: 400 - i } });
+    }
+    events.push({ run: RUN, type: 'step_started', step: 'prep', data: { name: 'prepare data' } });
+    events.push({ run: RUN, type: 'step_completed', step: 'prep', data: { name: 'prepare data', message: 'ok' } });
+    events.push({ run: RUN, type: 'step_progress', step: 'train', data: { name: 'train', progress: 0.5 } });
+    events.push({ run: RUN, type: 'log', data: { level: 'info', message: 'hello from the test' } });
+    events.push({ run: RUN, type: 'token', data: { text: 'The quick brown fox ' } });
+    await publish(base, events);
+
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    const consoleErrors = [];
+    page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+    page.on('pageerror', (e) => consoleErrors.push('pageerror: ' + e.message));
+    const t0 = performance.now();
+    await page.goto(base + '/', { waitUntil: 'load' });
+
+    // A run appears in the list, the page opens it, a chart draws.
+    await waitFor(page, (run) => !!document.querySelector(`#runs-table tr[data-run="${run}"]`), RUN, 'the run in the runs list');
+    log('run listed after', Math.round(performance.now() - t0), 'ms');
+    await page.click(`#runs-table tr[data-run="${RUN}"]`);
+    await waitFor(page, () => window.__runwatch.openedMs !== null && window.__runwatch.charts >= 2 && window.__runwatch.state === 'live', null, 'charts and a live connection');
+    const groups = await page.$$eval('.chart', (cs) => cs.map((c) => c.dataset.metrics));
+    log('chart groups', groups);
+    assert.ok(groups.includes('eval_loss,loss'), 'every *loss metric shares one chart');
+    assert.ok(groups.includes('lr'), 'other metrics have their own chart');
+    const inked = await page.evaluate(() => {
+        const canvas = document.querySelector('.chart canvas');
+        const ctx = canvas.getContext('2d');
+        const px = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0 && (px[i] < 200 || px[i + 1] < 200 || px[i + 2] < 200)) n++;
+        return n;
+    });
+    log('non-blank chart pixels', inked);
+    assert.ok(inked > 500, `the chart canvas has ink (${inked} pixels)`);
+    assert.match(await page.textContent('.chart.wide h3'), /NaN/, 'the NaN is flagged on the loss chart');
+
+    // A live update shows within a second.
+    const tLive = performance.now();
+    const [liveSeq] = await publish(base, [{ run: RUN, type: 'log', data: { level: 'warning', message: 'live marker 1' } }]);
+    await waitFor(page, () => document.getElementById('log').textContent.includes('live marker 1'), null, 'the live log line', 1000);
+    const liveMs = Math.round(performance.now() - tLive);
+    log(`live event seq ${liveSeq} shown after ${liveMs} ms`);
+    assert.ok(liveMs < 1000);
+    const tMetric = performance.now();
+    await publish(base, [{ run: RUN, type: 'metric', data: { step: 200, loss: 0.1, eval_loss: 0.2, lr: 1e-4 } }]);
+    await waitFor(page, () => window.__runwatch.points > 0 && document.querySelector('.chart[data-metrics=lr] .u-legend') !== null
+        && window.__runwatch.seenSeqs.length >= 2, null, 'the live metric', 1000);
+    log('live metric applied after', Math.round(performance.now() - tMetric), 'ms');
+    assert.deepEqual(consoleErrors, [], 'no console errors while loading and running');
+
+    // Restart the server on the same port and data dir: the page must resume without gaps or duplicates.
+    const before = await publish(base, Array.from({ length: 50 }, (_, i) => ({ run: RUN, type: 'metric', data: { step: 201 + i, loss: 0.1 } })));
+    await waitFor(page, (s) => window.__runwatch.seenSeqs.includes(s), before[before.length - 1], 'the events before the restart');
+    const connectsBefore = await page.evaluate(() => window.__runwatch.connects);
+    const exit = await stopServer(server);
+    log('server stopped', exit);
+    await waitFor(page, () => window.__runwatch.state !== 'live', null, 'the page to notice the drop', 5000);
+    log('page state while down:', await page.textContent('#conn'));
+    server = await startServer(dataDir, server.port);
+    log('server restarted at', server.url);
+    // Events published while the page is still waiting to reconnect, and after.
+    const during = await publish(base, Array.from({ length: 30 }, (_, i) => ({ run: RUN, type: 'metric', data: { step: 251 + i, loss: 0.09 } })));
+    await waitFor(page, (n) => window.__runwatch.connects > n && window.__runwatch.state === 'live', connectsBefore, 'the reconnect', 20000);
+    const after = await publish(base, [{ run: RUN, type: 'log', data: { message: 'live marker 2' } },
+        ...Array.from({ length: 20 }, (_, i) => ({ run: RUN, type: 'metric', data: { step: 281 + i, loss: 0.08 } }))]);
+    const lastSeq = after[after.length - 1];
+    await waitFor(page, (s) => window.__runwatch.seenSeqs.includes(s), lastSeq, 'the events after the restart');
+    const { seen, since, duplicates } = await page.evaluate(() => ({ seen: window.__runwatch.seenSeqs, since: window.__runwatch.since, duplicates: window.__runwatch.duplicates }));
+    const r = await fetch(`${base}/api/runs/${RUN}/events?since=${since}&limit=100000`);
+    const expected = (await r.json()).map((e) => e.seq);
+    assert.deepEqual(seen, expected, 'the page saw every event after its start seq exactly once, in order');
+    assert.ok(during.every((s) => seen.includes(s)), 'events published during the outage arrived');
+    log(`resume ok: ${seen.length} events seen, ${duplicates} duplicates dropped by seq`);
+    await waitFor(page, () => document.getElementById('log').textContent.includes('live marker 2'), null, 'the log after the restart', 2000);
+
+    await page.click('.tabs button[data-tab=charts]');
+    await sleep(300);
+    await page.screenshot({ path: screenshot });
+    log('screenshot', screenshot);
+    // Auth: a server with a token; the page asks for it, says when it is wrong, accepts ?token=.
+    const authDir = mkdtempSync(join(tmpdir(), 'runwatch-web-auth-'));
+    const authServer = await startServer(authDir, 0, ['--token', 'right-token']);
+    try {
+        const authPage = await browser.newPage();
+        await authPage.goto(authServer.url);
+        await authPage.waitForSelector('#auth-dialog[open]', { timeout: 5000 });
+        await authPage.fill('#auth-token', 'wrong-token');
+        await authPage.click('#auth-form button[type=submit]');
+        await waitFor(authPage, () => document.getElementById('auth-message').classList.contains('wrong')
+            && document.getElementById('auth-dialog').open, null, 'the wrong-token message', 5000);
+        log('auth, wrong token:', await authPage.textContent('#auth-message'));
+        await authPage.goto(authServer.url + '?token=right-token');
+        await waitFor(authPage, () => window.__runwatch.state === 'live' && !location.search.includes('token')
+            && sessionStorage.getItem('runwatch.token') === 'right-token', null, 'the page with ?token=', 5000);
+        log('auth, ?token= accepted and kept in sessionStorage');
+        await authPage.close();
+    } finally {
+        await stopServer(authServer);
+        rmSync(authDir, { recursive: true, force: true });
+    }
+
+    const unexpected = consoleErrors.filter((t) => !/WebSocket connection to .* failed|ERR_CONNECTION_REFUSED|Failed to load resource/.test(t));
+    assert.deepEqual(unexpected, [], 'no console errors other than the refused connections of the restart');
+} catch (e) {
+    failures.push(e);
+    console.error(e);
+    if (server) console.error('server stderr:', server.stderr());
+} finally {
+    if (browser) await browser.close();
+    if (server) await stopServer(server);
+    rmSync(dataDir, { recursive: true, force: true });
+}
+if (failures.length) process.exit(1);
+log('PASS');
