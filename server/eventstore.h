@@ -21,8 +21,10 @@ public:
 
     // Highest seq ever stored (also after a restart); 0 when empty.
     virtual qint64 lastSeq() const = 0;
-    // Stores a batch; returns only once the batch is as durable as this store makes it.
-    virtual bool append(const EventBatch &events, QString *error) = 0;
+    // Stores a batch, all or nothing; returns only once the batch is as durable as this store makes
+    // it. When an event repeats a producer id (eid) already stored for its run, stores nothing and
+    // sets *knownEid.
+    virtual bool append(const EventBatch &events, QString *error, bool *knownEid = nullptr) = 0;
 
     // Envelopes with seq > since, ascending, at most `limit` of them and about `maxBytes`.
     virtual QVector<StoredEnvelope> readRun(const QString &run, qint64 since, int limit,

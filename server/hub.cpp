@@ -92,48 +92,67 @@ PublishResult Hub::publishJson(const QJsonValue &eventOrArray)
 
 PublishResult Hub::publish(EventBatch events)
 {
-    PublishResult result;
     if (events.isEmpty())
-        return result;
+        return {};
     const qint64 before = m_seq;
-    result.seqs.reserve(events.size());
     // Events that carry a producer id ("eid") already stored for their run are not stored again:
     // their ack names the seq they got the first time, so a producer may retry without duplicates.
-    bool anyDuplicate = false;
-    QHash<QPair<QString, QString>, qint64> idsInBatch;
-    for (Event &event : events) {
-        qint64 existing = 0;
-        if (!event.eid.isEmpty()) {
-            const auto key = qMakePair(event.run, event.eid);
-            existing = idsInBatch.value(key, 0);
-            if (!existing)
-                existing = m_store->findEid(event.run, event.eid);
-            if (!existing)
-                idsInBatch.insert(key, m_seq + 1);
-        }
-        if (existing) {
-            event.seq = -existing; // marks a duplicate until it is taken out below
-            result.seqs.append(existing);
-            anyDuplicate = true;
-            continue;
-        }
-        event.seq = ++m_seq;
-        Codec::serializeEnvelope(&event);
-        result.seqs.append(event.seq);
-    }
-    if (anyDuplicate) {
-        events.erase(std::remove_if(events.begin(), events.end(), [](const Event &e) { return e.seq < 0; }), events.end());
-        result.duplicates = int(result.seqs.size() - events.size());
-        m_counters.duplicatesIgnored += result.duplicates;
-        if (events.isEmpty())
-            return result;
-    }
+    // Retries are rare, so the store is asked only when it refuses a batch for a known id.
+    const bool anyEid = std::any_of(events.cbegin(), events.cend(), [](const Event &e) { return !e.eid.isEmpty(); });
+    const EventBatch original = anyEid ? events : EventBatch();
+    PublishResult result;
     QString storeError;
-    if (!m_store->append(events, &storeError)) {
+    for (bool askStore : {false, true}) {
+        if (askStore) {
+            events = original;
+            m_seq = before;
+        }
+        result = PublishResult();
+        result.seqs.reserve(events.size());
+        QHash<QPair<QString, QString>, qint64> idsInBatch;
+        bool anyDuplicate = false;
+        for (Event &event : events) {
+            qint64 existing = 0;
+            if (!event.eid.isEmpty()) {
+                const auto key = qMakePair(event.run, event.eid);
+                existing = idsInBatch.value(key, 0);
+                if (!existing && askStore)
+                    existing = m_store->findEid(event.run, event.eid);
+                if (!existing)
+                    idsInBatch.insert(key, m_seq + 1);
+            }
+            if (existing) {
+                event.seq = -existing; // a duplicate, taken out below
+                result.seqs.append(existing);
+                anyDuplicate = true;
+                continue;
+            }
+            event.seq = ++m_seq;
+            Codec::serializeEnvelope(&event);
+            result.seqs.append(event.seq);
+        }
+        if (anyDuplicate) {
+            events.erase(std::remove_if(events.begin(), events.end(), [](const Event &e) { return e.seq < 0; }), events.end());
+            result.duplicates = int(result.seqs.size() - events.size());
+        }
+        if (events.isEmpty()) {
+            m_counters.duplicatesIgnored += result.duplicates;
+            return result;
+        }
+        bool knownEid = false;
+        if (m_store->append(events, &storeError, &knownEid)) {
+            storeError.clear();
+            break;
+        }
+        if (!knownEid || askStore || !anyEid)
+            break;
+    }
+    if (!storeError.isEmpty()) {
         m_seq = qMax(before, m_store->lastSeq());
         ++m_counters.publishRejected;
         return {Error{ErrorCode::StoreFailed, QStringLiteral("events not stored: %1").arg(storeError)}, {}, 0};
     }
+    m_counters.duplicatesIgnored += result.duplicates;
     for (const Event &event : events)
         m_runs.try_emplace(event.run, event.run).first->second.apply(event);
     m_counters.eventsIngested += events.size();

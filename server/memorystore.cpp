@@ -71,8 +71,17 @@ bool MemoryStore::reserve(qint64 seq, QString *error)
     return true;
 }
 
-bool MemoryStore::append(const EventBatch &events, QString *error)
+bool MemoryStore::append(const EventBatch &events, QString *error, bool *knownEid)
 {
+    for (const Event &event : events) {
+        if (!event.eid.isEmpty() && findEid(event.run, event.eid)) {
+            if (knownEid)
+                *knownEid = true;
+            if (error)
+                *error = QStringLiteral("event id %1 of run %2 is stored already").arg(event.eid, event.run);
+            return false;
+        }
+    }
     if (!events.isEmpty() && !reserve(events.last().seq, error))
         return false;
     for (const Event &event : events) {

@@ -16,7 +16,7 @@ public:
     explicit MemoryStore(qint64 budgetBytes = qint64(1) << 30, const QString &seqFile = QString());
 
     qint64 lastSeq() const override { return m_lastSeq; }
-    bool append(const EventBatch &events, QString *error) override;
+    bool append(const EventBatch &events, QString *error, bool *knownEid = nullptr) override;
     QVector<StoredEnvelope> readRun(const QString &run, qint64 since, int limit,
                                     qint64 maxBytes) const override;
     QVector<StoredEnvelope> readAll(qint64 since, int limit, qint64 maxBytes) const override;

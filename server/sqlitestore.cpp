@@ -192,7 +192,7 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
     return true;
 }
 
-bool SqliteStore::append(const EventBatch &events, QString *error)
+bool SqliteStore::append(const EventBatch &events, QString *error, bool *knownEid)
 {
     if (events.isEmpty())
         return true;
@@ -212,6 +212,11 @@ bool SqliteStore::append(const EventBatch &events, QString *error)
         m_insert->bindValue(5, event.envelope);
         m_insert->bindValue(6, event.eid.isEmpty() ? QVariant() : QVariant(event.eid));
         if (!m_insert->exec()) {
+            // The unique index on (run, eid) refuses a producer id that is stored already.
+            const QString code = m_insert->lastError().nativeErrorCode();
+            if (knownEid && !event.eid.isEmpty()
+                && (code == QLatin1String("2067") || code == QLatin1String("19"))) // SQLITE_CONSTRAINT(_UNIQUE)
+                *knownEid = true;
             if (error)
                 *error = sqlError(m_insert->lastError());
             db.rollback();

@@ -26,7 +26,7 @@ public:
     static std::unique_ptr<SqliteStore> open(const QString &dir, Sync sync, QString *error);
 
     qint64 lastSeq() const override { return m_lastSeq; }
-    bool append(const EventBatch &events, QString *error) override;
+    bool append(const EventBatch &events, QString *error, bool *knownEid = nullptr) override;
     QVector<StoredEnvelope> readRun(const QString &run, qint64 since, int limit, qint64 maxBytes) const override;
     QVector<StoredEnvelope> readAll(qint64 since, int limit, qint64 maxBytes) const override;
     QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const override;

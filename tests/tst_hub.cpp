@@ -119,7 +119,7 @@ namespace {
 class FailingStore : public MemoryStore
 {
 public:
-    bool append(const EventBatch &, QString *error) override
+    bool append(const EventBatch &, QString *error, bool *) override
     {
         *error = QStringLiteral("disk full");
         return false;

@@ -1,0 +1,416 @@
+"""The background thread that delivers events: batches from the in-memory queue, HTTP keep-alive
+POST /api/events, and the on-disk spool while the server cannot be reached."""
+import collections
+import http.client
+import itertools
+import json
+import logging
+import math
+import re
+import ssl
+import threading
+import time
+import urllib.parse
+
+from ._spool import Spool
+
+logger = logging.getLogger("runwatch")
+
+_EVENT_INDEX = re.compile(r"^event (\d+):")
+_NONFINITE = {"NaN", "Infinity", "-Infinity"}
+_PLAIN_NUMBERS = (int, float)
+
+
+def _default(obj):
+    """Makes numpy/torch scalars, arrays, sets and anything else JSON-serializable."""
+    item = getattr(obj, "item", None)
+    if callable(item):
+        try:
+            return item()
+        except Exception:
+            pass
+    tolist = getattr(obj, "tolist", None)
+    if callable(tolist):
+        try:
+            return tolist()
+        except Exception:
+            pass
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    return str(obj)
+
+
+def _metric_value(value):
+    """A number (or one of the non-finite strings) for a metric, or None when it cannot be one."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        return value if value in _NONFINITE else None
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            value = item()
+        except Exception:
+            return None
+        return _metric_value(value) if not hasattr(value, "item") else None
+    return None
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), default=_default, allow_nan=True, ensure_ascii=False).encode
+
+
+class Endpoint:
+    def __init__(self, url, token):
+        if "://" not in url:
+            url = "http://" + url
+        parts = urllib.parse.urlsplit(url)
+        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+        if scheme not in ("http", "https"):
+            raise ValueError("runwatch: unsupported URL scheme %r" % parts.scheme)
+        self.scheme = scheme
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or (443 if scheme == "https" else 80)
+        self.base = "%s://%s:%d%s" % (scheme, self.host if ":" not in self.host else "[%s]" % self.host,
+                                      self.port, parts.path.rstrip("/"))
+        self.path = parts.path.rstrip("/") + "/api/events"
+        self.headers = {"Content-Type": "application/json", "Connection": "keep-alive"}
+        if token:
+            self.headers["Authorization"] = "Bearer " + token
+
+    def connect(self, timeout):
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                               context=ssl.create_default_context())
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+
+class Sender(threading.Thread):
+    """Owns delivery for one run. The producer side only appends tuples to `queue` (thread-safe,
+    lock-free) and sets `wake` when a batch is full; everything else happens on this thread."""
+
+    def __init__(self, run_id, session, endpoint, spool_root, spool_max_bytes,
+                 batch_size=500, interval=0.05, max_queue=100_000,
+                 connect_timeout=3.0, request_timeout=30.0):
+        super().__init__(name="runwatch-sender-%s" % run_id, daemon=True)
+        self.run_id = run_id
+        self.session = session
+        self.endpoint = endpoint
+        self.batch_size = batch_size
+        # A backlog (a burst, or the spool after an outage) goes out in bigger requests: the server
+        # takes up to 10,000 events per publish and stores each publish in one transaction.
+        self.max_request_events = max(batch_size, 5000)
+        self.interval = interval
+        self.max_queue = max_queue
+        self.connect_timeout = connect_timeout
+        self.request_timeout = request_timeout
+        self.queue = collections.deque()
+        self.counter = itertools.count(1)  # event ids: <session>-<n>
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+        self.spool = Spool(spool_root, run_id, session, spool_max_bytes)
+        self._conn = None
+        self._inflight = None          # serialized lines popped from memory and being posted
+        self._closed = False           # no more delivery (finish gave up or completed)
+        self._stopping = False         # finish() asked: deliver what is there, then end
+        self._retry_at = 0.0
+        self._backoff = 0.0
+        self._warned = set()
+        self._pending_warning = None
+        self.sent = 0
+        self.duplicates = 0
+        self.rejected = 0
+        self.dropped_queue = 0         # counted by the producer side when the queue was full
+        self.reported_dropped = 0
+        self.last_error = None
+        self.connected = None          # None: not tried yet; True/False after the last attempt
+        with self.lock:
+            adopted = self.spool.adopt_orphans()
+        if adopted:
+            logger.info("runwatch: %d undelivered events of an earlier process of run %s will be sent first",
+                        adopted, run_id)
+
+    # --- serialization ---------------------------------------------------------------------------
+    def _serialize(self, item):
+        counter, type_, data, ts, step = item
+        ev = {"run": self.run_id, "type": type_, "data": data, "ts": round(ts, 3),
+              "eid": "%s-%d" % (self.session, counter)}
+        if step is not None:
+            ev["step"] = step
+        if type_ == "metric":
+            ev["data"] = data = self._clean_metric(data)
+            if data is None:
+                return None
+        try:
+            return _encode(ev)
+        except (TypeError, ValueError) as e:  # circular references and the like
+            self._warn_once("serialize:" + type_, "runwatch: dropped a %s event that is not JSON: %s" % (type_, e))
+            self.rejected += 1
+            return None
+
+    def _clean_metric(self, data):
+        # Fast path: plain ints and floats (bool is a subclass of int, so compare exact types).
+        plain = True
+        for key, value in data.items():
+            t = type(value)
+            if (t is not float and t is not int) or (key == "step" and (t is not int or value < 0)):
+                plain = False
+                break
+        if plain:
+            return data if len(data) > ("step" in data) else None
+        out = {}
+        for key, value in data.items():
+            if key == "step":
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                elif hasattr(value, "item") and not isinstance(value, (int, float)):
+                    value = _metric_value(value)
+                if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                    out["step"] = value
+                elif value is not None:
+                    self._warn_once("step", "runwatch: metric step must be a non-negative integer, got %r" % (value,))
+                continue
+            v = _metric_value(value)
+            if v is None:
+                self._warn_once("metric:" + str(key), "runwatch: metric %r is not a number (%r); not sent" % (key, type(value).__name__))
+                continue
+            out[str(key)] = v
+        if not any(k != "step" for k in out):
+            return None
+        return out
+
+    def _warn_once(self, key, message):
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message)
+
+    def _drain_memory(self, limit):
+        lines = []
+        q = self.queue
+        while q and len(lines) < limit:
+            line = self._serialize(q.popleft())
+            if line is not None:
+                lines.append(line)
+        return lines
+
+    # --- the loop --------------------------------------------------------------------------------
+    def run(self):
+        try:
+            while True:
+                self.wake.wait(self.interval)
+                self.wake.clear()
+                self._report_drops()
+                done = self._pump()
+                if self._closed or (self._stopping and done):
+                    break
+        except Exception:  # never let a bug here take the training down; keep what we have
+            logger.exception("runwatch: sender failed; undelivered events stay in the spool")
+            self.abandon()
+        finally:
+            with self.lock:
+                if not self._closed and self.spool.empty() and not self.queue:
+                    self._closed = True
+                    self.spool.close()
+                self.idle.notify_all()
+            self._close_conn()
+
+    def _report_drops(self):
+        dropped = self.dropped_queue + self.spool.dropped
+        if dropped > self.reported_dropped:
+            n = dropped - self.reported_dropped
+            self.reported_dropped = dropped
+            msg = ("runwatch client: %d events were dropped (the server was unreachable and the "
+                   "spool or queue was full); %d dropped in total" % (n, dropped))
+            logger.warning(msg)
+            self._pending_warning = msg
+
+    def _pump(self):
+        """Delivers as much as possible. Returns True when nothing is left to deliver."""
+        while True:
+            with self.lock:
+                if self._closed:
+                    return True
+                waiting = time.monotonic() < self._retry_at
+                if self._pending_warning and not waiting:
+                    self.queue.append((next(self.counter), "log", {"level": "warning", "message": self._pending_warning},
+                                       time.time(), None))
+                    self._pending_warning = None
+                if not self.spool.empty() or waiting:
+                    # The spool holds older events (or the server is away): new ones go behind them.
+                    while self.queue:
+                        dropped_before = self.spool.dropped
+                        self.spool.append(self._drain_memory(self.batch_size * 4))
+                        if self.spool.dropped != dropped_before:
+                            self._report_drops()
+                    if waiting:
+                        self.idle.notify_all()
+                        return False
+                    lines, nbytes = self.spool.peek(self.max_request_events, 4 << 20)
+                    source = "spool"
+                else:
+                    lines = self._drain_memory(self.max_request_events)
+                    nbytes = 0
+                    source = "memory"
+                    self._inflight = lines
+                if not lines:
+                    self._inflight = None
+                    self.idle.notify_all()
+                    return self.spool.empty() and not self.queue
+            ok = self._deliver(lines)
+            with self.lock:
+                if self._closed:
+                    return True
+                if source == "memory":
+                    self._inflight = None
+                if ok:
+                    if source == "spool":
+                        self.spool.advance(len(lines), nbytes)
+                    self._backoff = 0.0
+                    self._retry_at = 0.0
+                else:
+                    if source == "memory":
+                        self.spool.append(lines)  # first in line: nothing was spooled before
+                    self._backoff = min(2.0, max(0.1, self._backoff * 2))
+                    if self._stopping:
+                        self._backoff = min(self._backoff, 0.25)
+                    self._retry_at = time.monotonic() + self._backoff
+                    self.idle.notify_all()
+                    return False
+
+    # --- HTTP ------------------------------------------------------------------------------------
+    def _close_conn(self):
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:
+                pass
+            self._conn = None
+
+    def _post(self, body):
+        """(status, parsed body) or None when the server could not be reached."""
+        for attempt in range(2):
+            reused = self._conn is not None
+            if self._conn is None:
+                self._conn = self.endpoint.connect(self.connect_timeout)
+            conn = self._conn
+            try:
+                if not reused:
+                    conn.connect()
+                    conn.sock.settimeout(self.request_timeout)
+                conn.request("POST", self.endpoint.path, body, self.endpoint.headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+                if resp.will_close:
+                    self._close_conn()
+                try:
+                    parsed = json.loads(raw or b"null")
+                except ValueError:
+                    parsed = None
+                self.connected = True
+                return resp.status, parsed
+            except (OSError, http.client.HTTPException) as e:
+                self._close_conn()
+                self.last_error = "%s: %s" % (type(e).__name__, e)
+                if reused and attempt == 0:
+                    continue  # a keep-alive connection the server closed meanwhile: one fresh try
+                if self.connected is not False:
+                    logger.warning("runwatch: cannot reach %s (%s); spooling events until it is back",
+                                   self.endpoint.base, self.last_error)
+                self.connected = False
+                return None
+        return None
+
+    def _deliver(self, lines):
+        """True when every line was accepted (or permanently refused and dropped), False to retry."""
+        if not lines:
+            return True
+        body = ("[" + ",".join(lines) + "]").encode("utf-8", "replace")
+        result = self._post(body)
+        if result is None:
+            return False
+        status, reply = result
+        if status == 200:
+            self.sent += len(lines)
+            if isinstance(reply, dict) and isinstance(reply.get("duplicates"), int):
+                self.duplicates += reply["duplicates"]  # events the server already had (same eid)
+            return True
+        error = reply.get("error", {}) if isinstance(reply, dict) else {}
+        code = error.get("code") if isinstance(error, dict) else None
+        message = error.get("message", "") if isinstance(error, dict) else ""
+        self.last_error = "%s %s: %s" % (status, code, message)
+        if status == 413 and len(lines) > 1:
+            half = len(lines) // 2
+            return self._deliver(lines[:half]) and self._deliver(lines[half:])
+        if status == 400 or (status == 413 and len(lines) == 1):
+            m = _EVENT_INDEX.match(message or "")
+            if len(lines) == 1:
+                self.rejected += 1
+                logger.warning("runwatch: the server refused an event (%s): %s", self.last_error, lines[0][:300])
+                return True
+            if m and int(m.group(1)) < len(lines):
+                i = int(m.group(1))
+                self.rejected += 1
+                logger.warning("runwatch: the server refused an event (%s): %s", self.last_error, lines[i][:300])
+                return self._deliver(lines[:i] + lines[i + 1:])
+            return all(self._deliver([line]) for line in lines)
+        if status in (401, 403):
+            self._warn_once("auth", "runwatch: the server refused the token (%s); set RUNWATCH_TOKEN. "
+                                    "Events are kept in the spool." % self.last_error)
+            return False
+        return False  # 503 STORE_FAILED, 5xx, anything unexpected: retry later
+
+    # --- control from the producer's thread ------------------------------------------------------
+    def settled(self):
+        return not self.queue and self._inflight is None and self.spool.empty()
+
+    def flush(self, timeout):
+        """Waits until everything queued so far is delivered (or the timeout passes)."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self.lock:
+            self._retry_at = 0.0  # try right away
+        self.wake.set()
+        with self.lock:
+            while not self.settled() and not self._closed and self.is_alive():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.idle.wait(min(remaining, 0.05))
+                self.wake.set()
+            return self.settled()
+
+    def stop(self, timeout):
+        """Delivers what is queued within `timeout` seconds, then ends; what is left goes to the
+        spool for a later process. Returns True when everything was delivered."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self.lock:
+            self._stopping = True
+        delivered = self.flush(max(0.0, deadline - time.monotonic()))
+        if not delivered:
+            self.abandon()
+        self.join(max(0.0, min(0.2, deadline - time.monotonic())))
+        return delivered
+
+    def abandon(self):
+        """Stops delivery at once and writes whatever is only in memory to the spool."""
+        with self.lock:
+            if self._closed:
+                return
+            self._closed = True
+            lines = list(self._inflight or [])
+            self._inflight = None
+            try:
+                lines += self._drain_memory(len(self.queue) + 1)
+                self.spool.append(lines)
+            except Exception:
+                logger.exception("runwatch: could not write %d events to the spool", len(lines))
+            if not self.spool.empty():
+                logger.warning("runwatch: %d events of run %s could not be delivered yet; they are in %s "
+                               "and will be sent by the next producer of this run or by "
+                               "`python -m runwatch sync`", self.spool.pending, self.run_id, self.spool.dir)
+            self.spool.close()
+            self.idle.notify_all()
+        self.wake.set()
