@@ -68,10 +68,12 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
     const QCommandLineOption syncFull(QStringLiteral("sync-full"), QCoreApplication::translate("main", "Flush every commit to the disk: acknowledged events survive a power loss too, not only a crash (slower)."));
     const QCommandLineOption retainDays(QStringLiteral("retain-days"), QCoreApplication::translate("main", "Delete finished runs that ended more than N days ago (default 0: keep everything)."), QStringLiteral("N"));
     const QCommandLineOption maxHistory(QStringLiteral("max-history-mb"), QCoreApplication::translate("main", "Past this much stored history, delete the finished runs that ended first (default 0: no cap)."), QStringLiteral("N"));
+    const QCommandLineOption tlsCert(QStringLiteral("tls-cert"), QCoreApplication::translate("main", "Serve https and wss with this PEM certificate (chain); needs --tls-key."), QStringLiteral("FILE"));
+    const QCommandLineOption tlsKey(QStringLiteral("tls-key"), QCoreApplication::translate("main", "The PEM private key of --tls-cert."), QStringLiteral("FILE"));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QCoreApplication::translate("main", "Save the window as PNG once it has settled, then exit."), QStringLiteral("FILE"));
     const QCommandLineOption lang(QStringLiteral("lang"), QCoreApplication::translate("main", "User interface language (for example de)."), QStringLiteral("LANG"));
     parser.addOptions({headless, demo, bind, port, dataDir, token, viewerToken, allowOrigin, maxMessage, maxQueue,
-                       pingInterval, keepalive, follow, syncFull, retainDays, maxHistory, screenshot, lang});
+                       pingInterval, keepalive, follow, syncFull, retainDays, maxHistory, tlsCert, tlsKey, screenshot, lang});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -151,6 +153,12 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
         config.maxHistoryBytes = number * 1024 * 1024;
     }
     config.followFiles = parser.values(follow);
+    config.tlsCertFile = parser.value(tlsCert);
+    config.tlsKeyFile = parser.value(tlsKey);
+    if (config.tlsCertFile.isEmpty() != config.tlsKeyFile.isEmpty()) {
+        *error = QStringLiteral("--tls-cert and --tls-key go together: give both or neither");
+        return false;
+    }
     config.syncFull = parser.isSet(syncFull);
     for (const QString &origin : parser.values(allowOrigin))
         config.allowedOrigins.append(origin.trimmed().toLower());

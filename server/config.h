@@ -29,6 +29,8 @@ struct ServerConfig {
     qint64 maxHistoryBytes = 0;                   // past this, the oldest finished runs go; 0: no cap                        // fsync every commit: survives power loss too
     QStringList allowedOrigins;                  // browser origins allowed besides the server's own
     QStringList followFiles;                     // JSON Lines files of events to tail
+    QString tlsCertFile;                         // PEM certificate (chain): serve https and wss
+    QString tlsKeyFile;                          // its PEM private key
 };
 
 enum class Role { None, Viewer, Producer, Admin };

@@ -1,5 +1,7 @@
 #include "endpoint.h"
 
+#include "tlsserver.h"
+
 #include "codec.h"
 #include "httpconnection.h"
 #include "hub.h"
@@ -81,7 +83,15 @@ Endpoint::~Endpoint()
 
 bool Endpoint::listen(QString *error)
 {
-    m_tcp = new QTcpServer(this);
+    if (!m_config.tlsCertFile.isEmpty() || !m_config.tlsKeyFile.isEmpty()) {
+        QSslConfiguration tls;
+        if (!TlsServer::loadConfiguration(m_config.tlsCertFile, m_config.tlsKeyFile, &tls, error))
+            return false;
+        m_tcp = new TlsServer(tls, m_config.handshakeTimeoutMs, this);
+        m_tls = true;
+    } else {
+        m_tcp = new QTcpServer(this);
+    }
     m_tcp->setListenBacklogSize(1024);
     m_tcp->setMaxPendingConnections(1024);
     if (!m_tcp->listen(m_config.bind, m_config.port)) {

@@ -41,6 +41,8 @@ public:
     bool listen(QString *error);
     quint16 port() const;
     QString host() const;
+    // "https" when serving TLS, else "http".
+    QString scheme() const { return m_tls ? QStringLiteral("https") : QStringLiteral("http"); }
     // Closes every WebSocket with 1001 and stops accepting; emits shutdownDone once flushed.
     void shutdown();
 
@@ -78,6 +80,7 @@ private:
     Hub *m_hub;
     std::unique_ptr<RestApi> m_rest;
     QTcpServer *m_tcp = nullptr;
+    bool m_tls = false;
     QWebSocketServer *m_wss = nullptr;
     QTimer *m_sweep = nullptr;
     QSet<WsClient *> m_clients;

@@ -120,6 +120,7 @@ bool Server::start(QString *error)
             m_endpoint = endpoint;
             m_port = endpoint->port();
             m_host = endpoint->host();
+            m_scheme = endpoint->scheme();
             ok = true;
         },
         Qt::BlockingQueuedConnection);
@@ -143,7 +144,7 @@ ViewerFeed *Server::createViewerFeed()
 
 QString Server::url() const
 {
-    return QStringLiteral("http://%1:%2").arg(m_host).arg(m_port);
+    return QStringLiteral("%1://%2:%3").arg(m_scheme, m_host).arg(m_port);
 }
 
 void Server::stop()

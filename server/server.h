@@ -51,6 +51,7 @@ private:
     Endpoint *m_endpoint = nullptr;
     quint16 m_port = 0;
     QString m_host;
+    QString m_scheme = QStringLiteral("http");
 };
 
 } // namespace Runwatch
