@@ -703,5 +703,13 @@ das Desktop-Fenster und entfernte Dashboards sehen sie innerhalb von Millisekund
         <source>Past this much stored history, delete the finished runs that ended first (default 0: no cap).</source>
         <translation>Ab so viel gespeichertem Verlauf die zuerst beendeten Runs löschen (Standard 0: keine Grenze).</translation>
     </message>
+    <message>
+        <source>Serve https and wss with this PEM certificate (chain); needs --tls-key.</source>
+        <translation>https und wss mit diesem PEM-Zertifikat (Kette) anbieten; braucht --tls-key.</translation>
+    </message>
+    <message>
+        <source>The PEM private key of --tls-cert.</source>
+        <translation>Der private PEM-Schlüssel zu --tls-cert.</translation>
+    </message>
 </context>
 </TS>
