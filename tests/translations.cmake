@@ -11,7 +11,7 @@ execute_process(COMMAND "${LRELEASE}" "${COPY}" -qm "${QM}" OUTPUT_VARIABLE out 
 if(NOT result EQUAL 0)
     message(FATAL_ERROR "lrelease failed: ${out}${err}")
 endif()
-if(NOT out MATCHES "\\(([0-9]+) finished and 0 unfinished\\)")
+if(NOT out MATCHES "\\(([0-9]+) finished and 0 unfinished\\)" OR out MATCHES "untranslated")
     message(FATAL_ERROR "${TS} lacks translations (run the update_translations target, then translate):\n${out}")
 endif()
 message(STATUS "${out}")
