@@ -38,6 +38,12 @@ public:
     virtual bool removeRun(const QString &run) = 0;
     // The seq of the stored event of `run` that the producer gave the id `eid`; 0 when none.
     virtual qint64 findEid(const QString &run, const QString &eid) const = 0;
+
+    // A snapshot of the derived state as of seq `seq` (the Hub's; opaque here), so that a start
+    // replays only the events after it. Dropped whenever history is deleted.
+    virtual bool saveSnapshot(qint64 seq, const QByteArray &blob) = 0;
+    virtual QByteArray loadSnapshot(qint64 *seq) const = 0;
+    virtual void dropSnapshot() = 0;
     // Lowest seq still held for replay (events below it were pruned); 0 when nothing was pruned.
     virtual qint64 firstRetainedSeq() const = 0;
     virtual qint64 storedEvents() const = 0;

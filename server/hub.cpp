@@ -2,6 +2,7 @@
 
 #include "codec.h"
 
+#include <QDataStream>
 #include <QDateTime>
 #include <QJsonArray>
 
@@ -41,8 +42,18 @@ Hub::Hub(const ServerConfig &config, std::unique_ptr<EventStore> store, QObject 
 {
     qRegisterMetaType<Runwatch::Event>();
     qRegisterMetaType<Runwatch::EventBatch>();
-    // Runs, their derived state and series come back from what the store kept.
+    // Runs, their derived state and series come back from what the store kept: from the snapshot
+    // of the last clean stop if there is one, plus the events after it; else from every event.
     qint64 cursor = 0;
+    qint64 snapshotSeq = 0;
+    const QByteArray snapshot = m_store->loadSnapshot(&snapshotSeq);
+    if (!snapshot.isEmpty()) {
+        if (snapshotSeq <= m_store->lastSeq() && restoreSnapshot(snapshot))
+            cursor = snapshotSeq;
+        else
+            m_runs.clear();
+    }
+    m_restoredFromSnapshot = cursor > 0;
     for (;;) {
         const QVector<StoredEnvelope> page = m_store->readAll(cursor, 20000, qint64(64) * 1024 * 1024);
         if (page.isEmpty())
@@ -58,6 +69,46 @@ Hub::Hub(const ServerConfig &config, std::unique_ptr<EventStore> store, QObject 
 }
 
 Hub::~Hub() = default;
+
+namespace {
+constexpr quint32 SnapshotMagic = 0x52575331; // "RWS1": bump when RunState::save changes
+}
+
+QByteArray Hub::snapshot() const
+{
+    QByteArray blob;
+    QDataStream out(&blob, QIODevice::WriteOnly);
+    out.setVersion(QDataStream::Qt_6_4);
+    out << SnapshotMagic << quint32(m_runs.size());
+    for (const auto &entry : m_runs)
+        entry.second.save(out);
+    return blob;
+}
+
+bool Hub::restoreSnapshot(const QByteArray &blob)
+{
+    QDataStream in(blob);
+    in.setVersion(QDataStream::Qt_6_4);
+    quint32 magic = 0, count = 0;
+    in >> magic >> count;
+    if (magic != SnapshotMagic)
+        return false;
+    m_runs.clear();
+    for (quint32 i = 0; i < count; ++i) {
+        RunState state;
+        if (!state.load(in))
+            return false;
+        const QString id = state.id();
+        m_runs.insert_or_assign(id, std::move(state));
+    }
+    return in.status() == QDataStream::Ok && in.atEnd();
+}
+
+bool Hub::saveSnapshot()
+{
+    flush();
+    return m_store->saveSnapshot(m_seq, snapshot());
+}
 
 PublishResult Hub::publishJson(const QJsonValue &eventOrArray)
 {

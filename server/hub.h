@@ -99,6 +99,12 @@ public:
     const HubCounters &counters() const { return m_counters; }
     // Events read back from the store when the hub started.
     qint64 restoredEvents() const { return m_restoredEvents; }
+    // Whether the start began from a snapshot (then only later events were replayed).
+    bool restoredFromSnapshot() const { return m_restoredFromSnapshot; }
+    // Writes the derived state of every run to the store, so the next start need not replay
+    // everything; called at a clean stop.
+    bool saveSnapshot();
+    QByteArray snapshot() const;
     const ServerConfig &config() const { return m_config; }
 
     // Delivers what is pending now instead of at the end of this event-loop pass.
@@ -122,6 +128,7 @@ private:
     void checkLag(Subscriber *owner);
     QVector<Subscription *> *indexFor(Subscription::Target target, const QString &run);
     void detach(Subscription *sub);
+    bool restoreSnapshot(const QByteArray &blob);
 
     ServerConfig m_config;
     std::unique_ptr<EventStore> m_store;
@@ -136,6 +143,7 @@ private:
     QVector<Subscriber *> m_cutting;
     HubCounters m_counters;
     qint64 m_restoredEvents = 0;
+    bool m_restoredFromSnapshot = false;
 };
 
 } // namespace Runwatch

@@ -24,6 +24,10 @@ public:
     QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const override;
     bool removeRun(const QString &run) override;
     qint64 findEid(const QString &run, const QString &eid) const override;
+    // Memory does not outlive the process: nothing to restore from.
+    bool saveSnapshot(qint64, const QByteArray &) override { return true; }
+    QByteArray loadSnapshot(qint64 *) const override { return {}; }
+    void dropSnapshot() override {}
     qint64 firstRetainedSeq() const override { return m_prunedUpTo ? m_prunedUpTo + 1 : 0; }
     qint64 storedEvents() const override { return m_all.size(); }
     qint64 storedBytes() const override { return m_bytes; }

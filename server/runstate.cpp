@@ -293,6 +293,62 @@ QJsonObject RunState::stepJson(const StepState &step) const
     return object;
 }
 
+void RunState::save(QDataStream &out) const
+{
+    out << m_id << m_name << m_kind << m_status << m_statusMessage << m_config << m_tags << m_completed << m_total
+        << m_epoch << m_totalEpochs << m_etaS << m_currentStep << m_progressExtra << m_summaryData;
+    out << quint32(m_series.size());
+    for (const auto &[name, series] : m_series)
+        out << name << series.steps << series.values << series.tsMs;
+    out << quint32(m_latest.size());
+    for (const auto &[name, value] : m_latest)
+        out << name << value;
+    out << quint32(m_steps.size());
+    for (const StepState &step : m_steps)
+        out << step.id << step.name << step.status << step.progress << step.message << step.result << step.startedMs
+            << step.endedMs << step.updatedMs;
+    out << m_output << m_lastError << m_lastSeq << m_eventCount << m_errorCount << m_resultCount << m_resultErrors
+        << m_startedMs << m_endedMs << m_updatedMs;
+}
+
+bool RunState::load(QDataStream &in)
+{
+    in >> m_id >> m_name >> m_kind >> m_status >> m_statusMessage >> m_config >> m_tags >> m_completed >> m_total
+        >> m_epoch >> m_totalEpochs >> m_etaS >> m_currentStep >> m_progressExtra >> m_summaryData;
+    quint32 count = 0;
+    in >> count;
+    m_series.clear();
+    for (quint32 i = 0; i < count && in.status() == QDataStream::Ok; ++i) {
+        QString name;
+        MetricSeries series;
+        in >> name >> series.steps >> series.values >> series.tsMs;
+        if (series.steps.size() != series.values.size() || series.steps.size() != series.tsMs.size())
+            return false;
+        m_series.emplace(name, std::move(series));
+    }
+    in >> count;
+    m_latest.clear();
+    for (quint32 i = 0; i < count && in.status() == QDataStream::Ok; ++i) {
+        QString name;
+        double value = 0;
+        in >> name >> value;
+        m_latest.emplace(name, value);
+    }
+    in >> count;
+    m_steps.clear();
+    m_stepIndex.clear();
+    for (quint32 i = 0; i < count && in.status() == QDataStream::Ok; ++i) {
+        StepState step;
+        in >> step.id >> step.name >> step.status >> step.progress >> step.message >> step.result >> step.startedMs
+            >> step.endedMs >> step.updatedMs;
+        m_stepIndex.insert(step.id, int(m_steps.size()));
+        m_steps.append(std::move(step));
+    }
+    in >> m_output >> m_lastError >> m_lastSeq >> m_eventCount >> m_errorCount >> m_resultCount >> m_resultErrors
+        >> m_startedMs >> m_endedMs >> m_updatedMs;
+    return in.status() == QDataStream::Ok;
+}
+
 double RunState::progress() const
 {
     if (m_status == QLatin1String("completed"))

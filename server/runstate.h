@@ -2,6 +2,7 @@
 
 #include "event.h"
 
+#include <QDataStream>
 #include <QHash>
 #include <QJsonObject>
 #include <QStringList>
@@ -77,6 +78,10 @@ public:
     // The run summary of GET /api/runs; withSteps adds the steps table.
     QJsonObject summary(bool withSteps = false) const;
     QJsonObject stepJson(const StepState &step) const;
+
+    // The whole derived state, for a snapshot that spares replaying every event at start.
+    void save(QDataStream &out) const;
+    bool load(QDataStream &in);
 
     // Bounds what the text output keeps in memory (the newest characters survive).
     static constexpr qsizetype MaxOutputChars = 4 * 1024 * 1024;

@@ -166,6 +166,8 @@ void Server::stop()
         context,
         [this, context] {
             delete m_endpoint;
+            if (m_hub)
+                m_hub->saveSnapshot(); // a clean stop: the next start skips the replay
             delete m_hub;
             delete context;
         },

@@ -299,6 +299,38 @@ qint64 SqliteStore::findEid(const QString &run, const QString &eid) const
     return seq;
 }
 
+bool SqliteStore::saveSnapshot(qint64 seq, const QByteArray &blob)
+{
+    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
+    QSqlQuery q(db);
+    if (!db.transaction())
+        return false;
+    q.prepare(QStringLiteral("INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot', ?), ('snapshot_seq', ?)"));
+    q.addBindValue(blob);
+    q.addBindValue(seq);
+    if (!q.exec() || !db.commit()) {
+        db.rollback();
+        return false;
+    }
+    return true;
+}
+
+QByteArray SqliteStore::loadSnapshot(qint64 *seq) const
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(QStringLiteral("SELECT (SELECT value FROM meta WHERE key = 'snapshot'), (SELECT value FROM meta WHERE key = 'snapshot_seq')"))
+        || !q.next() || q.value(0).isNull())
+        return {};
+    *seq = q.value(1).toLongLong();
+    return q.value(0).toByteArray();
+}
+
+void SqliteStore::dropSnapshot()
+{
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.exec(QStringLiteral("DELETE FROM meta WHERE key IN ('snapshot', 'snapshot_seq')"));
+}
+
 bool SqliteStore::removeRun(const QString &run)
 {
     QSqlDatabase db = QSqlDatabase::database(m_connection, false);
@@ -318,6 +350,8 @@ bool SqliteStore::removeRun(const QString &run)
     q.prepare(QStringLiteral("DELETE FROM events WHERE run = ?"));
     q.addBindValue(run);
     ok = ok && q.exec();
+    // A snapshot taken before still holds the run.
+    ok = ok && q.exec(QStringLiteral("DELETE FROM meta WHERE key IN ('snapshot', 'snapshot_seq')"));
     if (!ok || !db.commit()) {
         db.rollback();
         return false;

@@ -33,6 +33,9 @@ public:
     QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const override;
     bool removeRun(const QString &run) override;
     qint64 findEid(const QString &run, const QString &eid) const override;
+    bool saveSnapshot(qint64 seq, const QByteArray &blob) override;
+    QByteArray loadSnapshot(qint64 *seq) const override;
+    void dropSnapshot() override;
     qint64 firstRetainedSeq() const override { return 0; }
     qint64 storedEvents() const override { return m_events; }
     qint64 storedBytes() const override { return m_bytes; }
