@@ -7,7 +7,7 @@
 //   RUNWATCH_WEB_NODE_MODULES    a node_modules folder holding playwright-core (default: next to this file)
 //   CHROMIUM                     the browser (default /usr/bin/chromium)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,6 +22,7 @@ if (!binary || !existsSync(binary)) { console.error('set RUNWATCH_BINARY to the 
 const screenshot = resolve(process.env.RUNWATCH_WEB_SCREENSHOT || 'web-dashboard.png');
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const RUN = 'web-test';
+const OTHER = 'web-other';
 
 const log = (...a) => console.log(`[${(performance.now() / 1000).toFixed(2)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -155,6 +156,94 @@ try {
     assert.ok(during.every((s) => seen.includes(s)), 'events published during the outage arrived');
     log(`resume ok: ${seen.length} events seen, ${duplicates} duplicates dropped by seq`);
     await waitFor(page, () => document.getElementById('log').textContent.includes('live marker 2'), null, 'the log after the restart', 2000);
+    // The "*" subscription behind the event log resumed too: every event of the open run after its
+    // start seq arrived on it exactly once.
+    const allSeqs = await page.evaluate(() => window.__runwatch.allSeqs);
+    assert.equal(new Set(allSeqs).size, allSeqs.length, 'no duplicates on the all-runs stream');
+    assert.ok(expected.every((s) => allSeqs.includes(s)), 'the all-runs stream saw every event of the run, across the restart');
+    assert.ok(await page.evaluate(() => window.__runwatch.subscribed >= 2), 'the all-runs stream subscribed again after the restart');
+
+    // Another run while web-test is open: its events show in the event log.
+    const T0 = Date.parse('2026-01-02T03:04:05.000Z');
+    const otherEvents = [{ run: OTHER, type: 'run_started', ts: new Date(T0).toISOString(), data: { name: 'other run', kind: 'training' } }];
+    for (let i = 0; i < 10; i++)
+        otherEvents.push({ run: OTHER, type: 'metric', ts: new Date(T0 + 1000 + 2000 * i).toISOString(), data: { step: i, loss: 3 - i * 0.25, lr: (10 - i) / 8 } });
+    otherEvents.push({ run: OTHER, type: 'log', data: { level: 'info', message: 'other run marker' } });
+    await publish(base, otherEvents);
+    await waitFor(page, () => [...document.querySelectorAll('#log > div')].some((r) => r.dataset.run === 'web-other' && r.textContent.includes('other run marker')),
+        null, 'the event of another run in the log', 2000);
+    assert.equal(await page.evaluate(() => window.__runwatch.run), RUN, 'the open run did not change');
+    assert.equal(await page.textContent(`#log > div[data-run="${OTHER}"] .run >> nth=-1`), 'other run', 'the log names the run');
+    log('an event of another run is in the log');
+
+    // The run filter: one run's events only, then the other's, then all again.
+    await waitFor(page, (r) => !!document.querySelector(`#log-run option[value="${r}"]`), OTHER, 'the run in the run filter');
+    const logRuns = () => page.$$eval('#log > div', (rows) => rows.map((r) => r.dataset.run));
+    await page.selectOption('#log-run', OTHER);
+    let shown = await logRuns();
+    assert.ok(shown.length > 0 && shown.every((r) => r === OTHER), `only ${OTHER} rows: ${[...new Set(shown)]}`);
+    await page.selectOption('#log-run', RUN);
+    shown = await logRuns();
+    assert.ok(shown.length > 0 && shown.every((r) => r === RUN), `only ${RUN} rows: ${[...new Set(shown)]}`);
+    assert.ok((await page.textContent('#log')).includes('hello from the test'), 'the open run\'s history is in its filtered log');
+    await page.selectOption('#log-run', '');
+    shown = await logRuns();
+    assert.ok(shown.includes(RUN) && shown.includes(OTHER), 'all runs again');
+    log('run filter ok');
+
+    // x: time — seconds since the run started, from the event timestamps.
+    await page.click(`#runs-table tr[data-run="${OTHER}"] td:nth-child(3)`);
+    await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null
+        && window.__runwatch.chartInfo().some((c) => c.title === 'lr' && c.xMax === 9), OTHER, 'the other run\'s charts');
+    assert.ok((await page.textContent('#log')).includes('hello from the test'), 'the log keeps what it showed of the run opened before');
+    const lrChart = () => page.evaluate(() => window.__runwatch.chartInfo().find((c) => c.title === 'lr'));
+    let lr = await lrChart();
+    assert.deepEqual([lr.xLabel, lr.xMin, lr.xMax], ['step', 0, 9]);
+    const builds = await page.evaluate(() => window.__runwatch.chartBuilds);
+    await page.selectOption('#x-mode', 'time');
+    await waitFor(page, () => window.__runwatch.chartInfo().some((c) => c.title === 'lr' && c.xLabel === 'time'), null, 'the charts redrawn by time');
+    lr = await lrChart();
+    assert.deepEqual([lr.xMin, lr.xMax], [1, 19], 'x is seconds since run_started');
+    assert.ok(await page.evaluate((n) => window.__runwatch.chartBuilds > n, builds), 'the charts were rebuilt');
+    log('x by time ok', JSON.stringify(lr));
+    await page.selectOption('#x-mode', 'step');
+
+    // Overlay: the checkbox of web-test draws its metrics into the other run's charts, one series per run.
+    await page.click(`#runs-table tr[data-run="${RUN}"] td.cmp input`);
+    await waitFor(page, () => window.__runwatch.overlayLoads >= 1 && window.__runwatch.chartInfo().some((c) => c.title === 'lr' && c.runs.length === 2),
+        null, 'the overlaid run in the charts');
+    lr = await lrChart();
+    assert.deepEqual(lr.runs, [OTHER, RUN]);
+    assert.deepEqual(lr.legend.filter((l) => !l.endsWith('(raw)')), ['other run', 'web test run'], 'one legend entry per run, named');
+    const legendShown = await page.$$eval('.chart[data-metrics=lr] .u-legend .u-series', (rows) => rows.slice(1)
+        .filter((r) => getComputedStyle(r).display !== 'none').map((r) => r.querySelector('.u-label').textContent));
+    assert.deepEqual(legendShown, ['other run', 'web test run'], 'the legend shows both runs');
+    assert.equal(await page.isChecked(`#runs-table tr[data-run="${RUN}"] td.cmp input`), true);
+    // ctrl-click toggles too.
+    await page.click(`#runs-table tr[data-run="${RUN}"] td:nth-child(3)`, { modifiers: ['Control'] });
+    await waitFor(page, () => window.__runwatch.overlay.length === 0 && window.__runwatch.chartInfo().every((c) => c.runs.length === 1), null, 'the overlay removed');
+    await page.click(`#runs-table tr[data-run="${RUN}"] td:nth-child(3)`, { modifiers: ['Control'] });
+    await waitFor(page, () => window.__runwatch.chartInfo().some((c) => c.title === 'lr' && c.runs.length === 2), null, 'the overlay again');
+    log('overlay ok', JSON.stringify(await lrChart()));
+
+    // Export: CSV (run, metric, step, value, ts) with the points of both runs; PNG of the canvas.
+    const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.click('.chart[data-metrics=lr] button.csv')]);
+    assert.match(csvDownload.suggestedFilename(), /\.csv$/);
+    const csv = readFileSync(await csvDownload.path(), 'utf8').trim().split(/\r?\n/);
+    assert.equal(csv[0], 'run,metric,step,value,ts');
+    const otherRows = csv.filter((l) => l.startsWith(OTHER + ','));
+    assert.equal(otherRows.length, 10);
+    assert.equal(otherRows[3], `${OTHER},lr,3,${7 / 8},${new Date(T0 + 7000).toISOString()}`);
+    const lrPoints = (await (await fetch(`${base}/api/runs/${RUN}/metrics/lr`)).json()).points;
+    const runRows = csv.filter((l) => l.startsWith(RUN + ','));
+    assert.equal(runRows.length, lrPoints.length, 'every lr point of web-test');
+    assert.equal(runRows[0], `${RUN},lr,${lrPoints[0][0]},${lrPoints[0][1]},${new Date(lrPoints[0][2]).toISOString()}`);
+    assert.equal(csv.length, 1 + 10 + lrPoints.length);
+    const [pngDownload] = await Promise.all([page.waitForEvent('download'), page.click('.chart[data-metrics=lr] button.png')]);
+    assert.match(pngDownload.suggestedFilename(), /\.png$/);
+    const png = readFileSync(await pngDownload.path());
+    assert.ok(png.length > 1000 && png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'a PNG file');
+    log(`export ok: ${csv.length - 1} CSV rows, PNG ${png.length} bytes`);
 
     await page.click('.tabs button[data-tab=charts]');
     await sleep(300);

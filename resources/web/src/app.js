@@ -1,10 +1,12 @@
 // Runwatch web dashboard. Speaks docs/protocol.md: REST for a snapshot, then WebSocket for everything
-// live (/ws/runs for the runs list, /ws/runs/{run}?since=N for the open run). No polling.
+// live (/ws/runs for the runs list, /ws/runs/{run}?since=N for the open run, and a /ws connection
+// subscribed to "*" for the event log of every run and the runs overlaid in the charts). No polling.
 'use strict';
 (() => {
 const MAX_POINTS = 2000;          // points per metric asked from the server; the client keeps < 2x that
-const LOG_KEEP = 10000;           // events kept for the log
-const LOG_SHOW = 1500;            // rows rendered
+const LOG_KEEP = 10000;           // events of the open run kept for the log
+const LIVE_KEEP = 20000;          // live events of all runs kept for the log
+const LOG_SHOW = 2000;            // rows rendered; older rows are dropped
 const OUTPUT_KEEP = 500000;       // characters of token output kept
 const FULL_HISTORY_EVENTS = 20000; // runs with up to this many events load their whole event history
 const TAIL_SEQS = 5000;           // otherwise the log starts this many seqs before the run's last seq
@@ -14,8 +16,12 @@ const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 const dbg = window.__runwatch = {
     seenSeqs: [], runsSeqs: [], duplicates: 0, overlapSkipped: 0, connects: 0, state: 'connecting', run: null, openedMs: null,
-    charts: 0, points: 0,
+    charts: 0, points: 0, subscribed: 0, logRows: 0, xMode: 'step', overlay: [], overlayLoads: 0, chartBuilds: 0,
+    // What the charts show: one entry per chart with its x range and legend labels.
+    chartInfo: () => (view ? [...view.charts.values()].map((c) => c.info()) : []),
 };
+// Seqs the "*" stream delivered, in order (not enumerable, so state dumps stay short).
+Object.defineProperty(dbg, 'allSeqs', { value: [], writable: true, enumerable: false });
 
 // ---------------------------------------------------------------- token
 const query = new URLSearchParams(location.search);
@@ -185,7 +191,10 @@ class Stream {
                 this.closeReason = '';
                 dbg.connects++;
                 $('server-info').textContent = `${msg.server || 'runwatch'} ${msg.version || ''}` + (msg.role && msg.role !== 'admin' && msg.role !== 'none' ? ` · ${msg.role}` : '');
+                if (this.h.welcome) this.h.welcome(ws, msg);
                 this.setState('live');
+            } else if (msg.type === 'subscribed') {
+                dbg.subscribed++;
             } else if (msg.type === 'error') {
                 lastError = msg;
             } else if (msg.type === 'run_deleted' && this.h.deleted) {
@@ -238,6 +247,7 @@ let authShown = false;
 function stopAll() {
     for (const s of [...streams]) s.stop();
     if (runsStream) runsStream = null;
+    if (allStream) allStream = null;
     if (view && view.stream) view.stream = null;
 }
 function needAuth(code) {
@@ -358,12 +368,20 @@ const renderRuns = throttle(() => {
         const tr = el('tr');
         tr.dataset.run = s.id;
         if (view && view.id === s.id) tr.className = 'selected';
+        else if (overlays.has(s.id)) tr.className = 'compared';
+        const box = el('input');
+        box.type = 'checkbox';
+        box.checked = !!(view && view.id === s.id) || overlays.has(s.id);
+        box.disabled = !!(view && view.id === s.id);
+        box.setAttribute('aria-label', `Overlay ${runLabel(s)} in the charts`);
         const badge = el('span', 'badge ' + (s.status || ''), s.status || '—');
         if (s.status_message) badge.title = s.status_message;
         const td = (content, cls) => { const c = el('td', cls); if (content instanceof Node) c.append(content); else c.textContent = content; return c; };
         const name = td(runLabel(s));
         name.title = s.id;
-        tr.append(td(badge), name, td(s.kind || '', 'opt'), td(makeBar(s.progress, s.status)),
+        const color = overlayColor(s.id);
+        if (color) tr.style.setProperty('--run-color', color);
+        tr.append(td(box, 'cmp'), td(badge), name, td(s.kind || '', 'opt'), td(makeBar(s.progress, s.status)),
                   td(s.current_epoch != null ? `${s.current_epoch}${s.total_epochs ? '/' + s.total_epochs : ''}` : '', 'opt'),
                   td(s.current_step != null ? `${s.current_step}${s.total ? '/' + s.total : ''}` : ''),
                   td(s.status === 'running' ? fmtDuration(etaLeft(s)) : '', 'opt'));
@@ -372,12 +390,47 @@ const renderRuns = throttle(() => {
     tbody.replaceChildren(...rows);
     $('runs-empty').hidden = runs.size > 0;
     $('runs-empty').textContent = runs.size ? '' : 'No runs yet. Producers create a run with their first event.';
+    renderRunFilter(ordered);
 }, 150);
+// The event log's run filter: "All runs", then every run in the order of the list.
+let runFilterKey = '';
+function renderRunFilter(ordered) {
+    const key = ordered.map((s) => s.id + '\u0001' + runLabel(s)).join('\u0002');
+    if (key === runFilterKey) return;
+    runFilterKey = key;
+    const sel = $('log-run');
+    const value = sel.value;
+    const labels = new Map();
+    for (const s of ordered) labels.set(runLabel(s), (labels.get(runLabel(s)) || 0) + 1);
+    const opts = [el('option', null, 'All runs')];
+    opts[0].value = '';
+    for (const s of ordered) {
+        // Two runs of the same name are told apart by their id.
+        const o = el('option', null, labels.get(runLabel(s)) > 1 && s.name ? `${s.name} (${s.id})` : runLabel(s));
+        o.value = s.id;
+        o.title = s.id;
+        opts.push(o);
+    }
+    if (value && !runs.has(value)) {   // a run that was deleted stays selectable while it is the filter
+        const o = el('option', null, value);
+        o.value = value;
+        opts.push(o);
+    }
+    sel.replaceChildren(...opts);
+    sel.value = value;
+}
 $('runs-filter').addEventListener('input', renderRuns);
 $('runs-status').addEventListener('change', renderRuns);
 $('runs-table').addEventListener('click', (e) => {
     const tr = e.target.closest('tr[data-run]');
-    if (tr) location.hash = 'run=' + enc(tr.dataset.run);
+    if (!tr) return;
+    // The checkbox or ctrl/cmd-click overlays a run in the charts; a plain click opens it.
+    if (e.target.matches('input[type=checkbox]') || e.ctrlKey || e.metaKey) {
+        e.preventDefault();
+        toggleOverlay(tr.dataset.run);
+        return;
+    }
+    location.hash = 'run=' + enc(tr.dataset.run);
 });
 
 function etaLeft(s) {
@@ -433,6 +486,7 @@ async function start() {
         renderRuns();
         runsStream = new Stream('/ws/runs', { event: onLifecycle, deleted: onDeleted });
         runsStream.start(since);
+        startAllStream(since);
         route(true);
         if (!view) selectDefault();
     } catch (e) {
@@ -442,12 +496,165 @@ async function start() {
 }
 
 function onDeleted(run) {
+    if (overlays.has(run)) toggleOverlay(run);
+    if (liveLog.some((e) => e.run === run)) { liveLog = liveLog.filter((e) => e.run !== run); logNeedsFull = true; scheduleLog(); }
     runs.delete(run);
     renderRuns();
     if (view && view.id === run) {
         closeRun();
         $('run-empty').textContent = `Run "${run}" was deleted.`;
         history.replaceState(null, '', location.pathname + location.search);
+    }
+}
+
+// ---------------------------------------------------------------- every run's events
+// One /ws connection subscribed to "*": the live events of every run, for the event log and for the
+// runs overlaid in the charts. It starts at the seq of the snapshot the page loaded (so it replays
+// next to nothing) and resumes after a drop from the last seq it saw, like the other streams.
+let allStream = null;
+let liveLog = [];          // ascending seq
+let logGapBefore = 0;      // a long outage: events of other runs up to this seq were skipped
+function startAllStream(since) {
+    allStream = new Stream('/ws', {
+        welcome: (ws, msg) => {
+            const s = allStream && allStream.ws === ws ? allStream : null;
+            if (!s) return;
+            // After a long outage do not replay the whole server: the log keeps LIVE_KEEP events anyway.
+            // Overlaid runs then reload their series from the REST API so their charts have no hole.
+            if (typeof msg.last_seq === 'number' && msg.last_seq - s.since > LIVE_KEEP) {
+                s.since = msg.last_seq - LIVE_KEEP;
+                logGapBefore = s.since;
+                for (const o of overlays.values()) reloadOverlay(o);
+            }
+            ws.send(JSON.stringify({ op: 'subscribe', run: '*', since: s.since, id: 'all' }));
+        },
+        event: onAnyEvent,
+        flush: () => { if (view) liveRender(); },
+        deleted: onDeleted,
+    });
+    allStream.start(since);
+}
+
+// Index of the first event with a seq >= `seq` in an array in ascending seq order.
+function seqIndex(arr, seq) {
+    let lo = 0, hi = arr.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (arr[mid].seq < seq) lo = mid + 1; else hi = mid; }
+    return lo;
+}
+function hasSeq(arr, seq) { const i = seqIndex(arr, seq); return i < arr.length && arr[i].seq === seq; }
+// An event older than the newest row shown needs the list rebuilt, unless the other source had it.
+function noteLate(e, other) {
+    if (e.seq <= logLastSeq && !(other && hasSeq(other, e.seq))) logNeedsFull = true;
+}
+
+function onAnyEvent(e) {
+    dbg.allSeqs.push(e.seq);
+    if (dbg.allSeqs.length > 200000) dbg.allSeqs.splice(0, 100000);
+    const n = liveLog.length;
+    if (!n || liveLog[n - 1].seq < e.seq) liveLog.push(e);
+    else {
+        // Seqs of different runs may interleave at the seam of a replay: keep the log in seq order.
+        const i = seqIndex(liveLog, e.seq);
+        if (i < n && liveLog[i].seq === e.seq) return;
+        liveLog.splice(i, 0, e);
+    }
+    noteLate(e, view && view.id === e.run ? view.log : null);
+    if (liveLog.length > LIVE_KEEP * 1.2) liveLog.splice(0, liveLog.length - LIVE_KEEP);
+    noteType(e.type);
+    scheduleLog();
+    const o = overlays.get(e.run);
+    if (o) onOverlayEvent(o, e);
+}
+
+// ---------------------------------------------------------------- runs overlaid in the charts
+// Other runs whose metrics are drawn in the open run's charts, one colour per run. Their series come
+// from the REST API once, then from the "*" stream (events after the snapshot's seq only).
+const overlays = new Map();   // id -> { id, series, currentStep, checkFrom, checkTo, pending, loading }
+function overlayColor(id) {
+    if (!overlays.size || !view) return null;
+    if (view.id === id) return PALETTE[0];
+    const i = [...overlays.keys()].indexOf(id);
+    return i < 0 ? null : PALETTE[(i + 1) % PALETTE.length];
+}
+function toggleOverlay(id) {
+    if (view && view.id === id) return;
+    if (overlays.has(id)) {
+        overlays.get(id).dead = true;
+        overlays.delete(id);
+    } else {
+        const o = { id, series: new Map(), currentStep: 0, checkFrom: 0, checkTo: 0, pending: [], loading: true };
+        overlays.set(id, o);
+        loadOverlay(o);
+    }
+    overlaysChanged();
+}
+function overlaysChanged() {
+    dbg.overlay = [...overlays.keys()];
+    renderOverlayList();
+    renderRuns();
+    if (view) { view.regroup = true; liveRender(); }
+}
+function renderOverlayList() {
+    const box = $('overlay-list');
+    const items = [];
+    for (const id of overlays.keys()) {
+        const s = runs.get(id) || { id };
+        const chip = el('span', 'chip');
+        chip.style.setProperty('--run-color', overlayColor(id));
+        chip.title = id;
+        const x = el('button', null, '×');
+        x.type = 'button';
+        x.dataset.run = id;
+        x.setAttribute('aria-label', `Remove ${runLabel(s)} from the charts`);
+        chip.append(el('i'), runLabel(s), x);
+        items.push(chip);
+    }
+    if (items.length) items.unshift(el('span', 'muted', 'with'));
+    box.replaceChildren(...items);
+}
+$('overlay-list').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-run]');
+    if (b) toggleOverlay(b.dataset.run);
+});
+function reloadOverlay(o) {
+    if (o.dead || o.loading) return;
+    o.dead = true;
+    const fresh = { id: o.id, series: new Map(), currentStep: 0, checkFrom: 0, checkTo: 0, pending: [], loading: true };
+    overlays.set(o.id, fresh);
+    loadOverlay(fresh);
+}
+async function loadOverlay(o) {
+    try {
+        let summary;
+        try { summary = (await api('/api/runs/' + enc(o.id))).data; } catch (e) { if (e.status !== 404) throw e; summary = {}; }
+        o.checkFrom = summary.last_seq || 0;
+        o.currentStep = num(summary.current_step) || 0;
+        const names = summary.last_seq !== undefined ? (await api(`/api/runs/${enc(o.id)}/metrics`)).data : [];
+        const results = await Promise.all(names.map((n) => api(`/api/runs/${enc(o.id)}/metrics/${enc(n)}?max_points=${MAX_POINTS}`)));
+        o.checkTo = summary.last_seq !== undefined ? (await api('/api/runs/' + enc(o.id))).data.last_seq : 0;
+        if (o.dead) return;
+        for (const { data } of results) o.series.set(data.name, seriesFrom(data));
+        o.loading = false;
+        const pending = o.pending;
+        o.pending = null;
+        for (const e of pending) onOverlayEvent(o, e);
+        dbg.overlayLoads++;
+        if (view) { view.regroup = true; liveRender(); }
+    } catch (e) {
+        if (o.dead) return;
+        overlays.delete(o.id);
+        overlaysChanged();
+        failed(e, `Could not load run ${o.id}`);
+    }
+}
+function onOverlayEvent(o, e) {
+    if (o.loading) { o.pending.push(e); return; }
+    if (e.seq <= o.checkFrom) return;   // already in the snapshot
+    const d = e.data || {};
+    if (e.type === 'metric') onMetric(o, e, d);
+    else if (e.type === 'progress') {
+        const st = num(d.step !== undefined ? d.step : d.completed);
+        if (st !== null && st > o.currentStep) o.currentStep = st;
     }
 }
 
@@ -463,8 +670,23 @@ function route(force) {
 }
 window.addEventListener('hashchange', () => route());
 
+// The log of a run that is closed stays in the all-runs log (the oldest events go first when it is full).
+function keepLog(events) {
+    if (!events.length) return;
+    const merged = [];
+    let i = 0, j = 0;
+    while (i < liveLog.length || j < events.length) {
+        const a = liveLog[i], b = events[j];
+        if (b === undefined || (a !== undefined && a.seq < b.seq)) { merged.push(a); i++; }
+        else if (a === undefined || b.seq < a.seq) { merged.push(b); j++; }
+        else { merged.push(a); i++; j++; }
+    }
+    liveLog = merged.length > LIVE_KEEP ? merged.slice(-LIVE_KEEP) : merged;
+}
+
 function closeRun() {
     if (view) {
+        keepLog(view.log);
         if (view.stream) view.stream.stop();
         for (const c of view.charts.values()) c.destroy();
     }
@@ -477,9 +699,21 @@ function closeRun() {
 }
 
 function newSeries(name) { return { name, x: [], y: [], ts: [], total: 0 }; }
+// A series from GET /api/runs/{run}/metrics/{name}: points are [step, value, ts_ms].
+function seriesFrom(data) {
+    const s = newSeries(data.name);
+    for (const [x, val, ts] of data.points) {
+        const y = parseValue(val);
+        if (y === undefined) continue;
+        s.x.push(x); s.y.push(y); s.ts.push(ts);
+    }
+    s.total = data.total;
+    return s;
+}
 
 async function openRun(id) {
     closeRun();
+    if (overlays.has(id)) { overlays.get(id).dead = true; overlays.delete(id); dbg.overlay = [...overlays.keys()]; }
     const v = view = {
         id, t0: performance.now(), summary: null, series: new Map(), steps: new Map(), log: [], types: new Set(),
         output: '', outputDropped: 0, charts: new Map(), currentStep: 0, dirtyCharts: new Set(), regroup: true,
@@ -495,8 +729,9 @@ async function openRun(id) {
     $('run-message').textContent = '';
     $('output').textContent = '';
     $('config').textContent = '';
-    $('log').replaceChildren();
-    resetTypeFilter();
+    logNeedsFull = true;
+    scheduleLog();
+    renderOverlayList();
     renderRuns();
     try {
         let summary, since;
@@ -524,16 +759,7 @@ async function openRun(id) {
         const results = await Promise.all(loads);
         await eventsLoad;
         if (view !== v) return;
-        for (const { data } of results) {
-            const s = newSeries(data.name);
-            for (const [x, val, ts] of data.points) {
-                const y = parseValue(val);
-                if (y === undefined) continue;
-                s.x.push(x); s.y.push(y); s.ts.push(ts);
-            }
-            s.total = data.total;
-            v.series.set(data.name, s);
-        }
+        for (const { data } of results) v.series.set(data.name, seriesFrom(data));
         // Points of events after `since` may already be in these series: those seqs get checked.
         v.checkFrom = since;
         if (summary.last_seq !== undefined) {
@@ -561,6 +787,7 @@ async function loadEvents(v, summary) {
         const { data, headers } = await api(`/api/runs/${enc(v.id)}/events?since=${since}&limit=10000`);
         if (view !== v) return;
         for (const e of data) if (e.seq <= last) addHistoryEvent(v, e);
+        logNeedsFull = true;
         const next = headers.get('X-Runwatch-Next-Since');
         if (!next || !data.length) break;
         since = +next;
@@ -576,7 +803,8 @@ function addHistoryEvent(v, e) {
 
 function pushLog(v, e) {
     v.log.push(e);
-    if (!v.types.has(e.type)) { v.types.add(e.type); addTypeOption(e.type); }
+    if (view === v) noteLate(e, liveLog);
+    noteType(e.type);
     if (v.log.length > LOG_KEEP * 1.2) v.log.splice(0, v.log.length - LOG_KEEP);
 }
 function appendOutput(v, e) {
@@ -600,7 +828,7 @@ function onRunEvent(v, e) {
     if (!(runsStream && runsStream.lastByRun.get(v.id) >= e.seq)) applyToSummary(v.summary, e);
     v.summary.event_count = (v.summary.event_count || 0) + 1;
     pushLog(v, e);
-    v.logDirty = true;
+    scheduleLog();
     switch (e.type) {
     case 'metric': onMetric(v, e, d); break;
     case 'progress': {
@@ -624,6 +852,7 @@ function onRunEvent(v, e) {
     v.headerDirty = true;
 }
 
+// A metric event of the open run (v is the view) or of an overlaid run (v is its overlay entry).
 function onMetric(v, e, d) {
     const explicit = Number.isInteger(d.step) ? d.step : null;
     const ts = Date.parse(e.ts) || Date.now();
@@ -633,7 +862,7 @@ function onMetric(v, e, d) {
         const y = parseValue(d[key]);
         if (y === undefined) continue;
         let s = v.series.get(key);
-        if (!s) { s = newSeries(key); v.series.set(key, s); v.regroup = true; }
+        if (!s) { s = newSeries(key); v.series.set(key, s); if (view) view.regroup = true; }
         const n = s.x.length;
         const lastX = n ? s.x[n - 1] : -Infinity;
         // Same rule as the server: without a step, the run's current step or one past the last point.
@@ -643,7 +872,7 @@ function onMetric(v, e, d) {
         s.x.push(x); s.y.push(y); s.ts.push(ts);
         s.total++;
         if (s.x.length > MAX_POINTS * 2) decimate(s, MAX_POINTS);
-        v.dirtyCharts.add(groupOf(key));
+        if (view) view.dirtyCharts.add(groupOf(key));
     }
     if (explicit !== null && explicit > v.currentStep) v.currentStep = explicit;
 }
@@ -702,11 +931,9 @@ const liveRender = throttle(() => {
     if (v.stepsDirty) { v.stepsDirty = false; renderSteps(); }
     if (v.configDirty) { v.configDirty = false; renderConfig(); }
     if (v.outputDirty) renderOutput();
-    if (v.logDirty && performance.now() - lastLogRender > 250) { v.logDirty = false; lastLogRender = performance.now(); renderLog(); }
     renderCharts();
 }, 100);
 
-let lastLogRender = 0;
 function renderHeader() {
     const v = view;
     if (!v || !v.summary) return;
@@ -796,10 +1023,16 @@ function renderOutput() {
 }
 
 // ---------------------------------------------------------------- event log
+// Every run's live events (liveLog, from the "*" stream) merged with the open run's history and
+// events (view.log); an event both hold is shown once (same seq). New rows are appended and the
+// oldest dropped beyond LOG_SHOW; a filter change or older events arriving rebuild the list.
 let logPaused = false;
-function resetTypeFilter() {
-    const sel = $('log-type');
-    for (const o of [...sel.options]) if (o.value !== '!noise' && o.value !== '') o.remove();
+let logNeedsFull = true, logKey = '', logLastSeq = -1;
+const logTypes = new Set();
+function noteType(type) {
+    if (logTypes.has(type)) return;
+    logTypes.add(type);
+    addTypeOption(type);
 }
 function addTypeOption(type) {
     const sel = $('log-type');
@@ -831,32 +1064,79 @@ function summarize(e) {
         return JSON.stringify(d);
     }
 }
+// Newest first, each seq once, down to (not including) seq `stop`.
+function* newestFirst(stop) {
+    const a = liveLog, b = view ? view.log : [];
+    let i = a.length - 1, j = b.length - 1;
+    while (i >= 0 || j >= 0) {
+        const x = i >= 0 ? a[i] : null, y = j >= 0 ? b[j] : null;
+        let e;
+        if (x && y && x.seq === y.seq) { e = x; i--; j--; }
+        else if (!y || (x && x.seq > y.seq)) { e = x; i--; }
+        else { e = y; j--; }
+        if (e.seq <= stop) return;
+        yield e;
+    }
+}
+function logRow(e) {
+    const sum = summarize(e);
+    const row = el('div', 't-' + e.type + (e.type === 'log' && e.data ? ' lv-' + e.data.level : ''));
+    const s = runs.get(e.run);
+    const run = el('span', 'run', s ? runLabel(s) : e.run);
+    run.title = e.run;
+    row.dataset.run = e.run;
+    row.dataset.seq = String(e.seq);
+    row.append(el('span', 'time', fmtTime(e.ts)), el('span', 'seq', String(e.seq)), run, el('span', null, e.type), el('span', null, sum));
+    row.title = sum.length > 100 ? sum.slice(0, 2000) : '';
+    return row;
+}
 function renderLog() {
-    const v = view;
-    if (!v || logPaused) return;
+    if (logPaused) return;
+    const runF = $('log-run').value;
     const type = $('log-type').value;
     const text = $('log-text').value.trim().toLowerCase();
+    const key = [runF, type, text, view ? view.id : ''].join('\u0001');
+    const full = logNeedsFull || key !== logKey;
+    logNeedsFull = false;
+    logKey = key;
     const box = $('log');
     const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 30;
     const out = [];
-    let matched = 0;
-    for (let i = v.log.length - 1; i >= 0 && out.length < LOG_SHOW; i--) {
-        const e = v.log[i];
+    let newest = -1;
+    for (const e of newestFirst(full ? -1 : logLastSeq)) {
+        if (newest < 0) newest = e.seq;
+        if (runF && e.run !== runF) continue;
         if (type === '!noise' ? (e.type === 'metric' || e.type === 'token') : (type && e.type !== type)) continue;
-        const sum = summarize(e);
-        if (text && !(`${e.type} ${e.step || ''} ${sum}`.toLowerCase().includes(text))) continue;
-        matched++;
-        const row = el('div', 't-' + e.type + (e.type === 'log' && e.data ? ' lv-' + e.data.level : ''));
-        row.append(el('span', null, fmtTime(e.ts)), el('span', 'seq', String(e.seq)), el('span', null, e.type), el('span', null, sum));
-        row.title = sum.length > 100 ? sum.slice(0, 2000) : '';
-        out.push(row);
+        if (text && !(`${e.run} ${e.type} ${e.step || ''} ${summarize(e)}`.toLowerCase().includes(text))) continue;
+        out.push(logRow(e));
+        if (out.length >= LOG_SHOW) break;
     }
     out.reverse();
-    box.replaceChildren(...out);
-    $('log-note').textContent = (v.partialHistory ? 'Older events of this run are not loaded. ' : '')
-        + (matched >= LOG_SHOW ? `Showing the latest ${LOG_SHOW} matching events.` : '');
-    if (atEnd) box.scrollTop = box.scrollHeight;
+    if (full) { box.replaceChildren(...out); logLastSeq = newest; }
+    else {
+        box.append(...out);
+        if (newest > logLastSeq) logLastSeq = newest;
+    }
+    let extra = box.childElementCount - LOG_SHOW;
+    while (extra-- > 0) box.firstElementChild.remove();
+    dbg.logRows = box.childElementCount;
+    const notes = [];
+    if (view && view.partialHistory && (!runF || runF === view.id)) notes.push('Older events of this run are not loaded.');
+    if (runF && (!view || runF !== view.id)) notes.push('Events of this run that this page has seen; open the run for its full history.');
+    else if (!runF) notes.push('Other runs: events since this page opened.');
+    if (logGapBefore) notes.push('Some events of other runs were skipped after a long disconnect.');
+    if (box.childElementCount >= LOG_SHOW) notes.push(`Showing the latest ${LOG_SHOW} matching events.`);
+    $('log-note').textContent = notes.join(' ');
+    if (atEnd || full) box.scrollTop = box.scrollHeight;
 }
+const scheduleLog = throttle(renderLog, 200);
+$('log-run').addEventListener('change', renderLog);
+$('log').addEventListener('click', (e) => {
+    // The run name of a row opens that run.
+    const cell = e.target.closest('span.run');
+    const row = cell && cell.parentElement;
+    if (row && row.dataset.run && runs.has(row.dataset.run) && !(view && view.id === row.dataset.run)) location.hash = 'run=' + enc(row.dataset.run);
+});
 $('log-type').addEventListener('change', renderLog);
 $('log-text').addEventListener('input', renderLog);
 $('log-pause').addEventListener('click', () => {
@@ -880,6 +1160,7 @@ document.querySelector('.tabs').addEventListener('click', (e) => {
 const PALETTE = ['#2f7bd8', '#e3742f', '#2e9b4f', '#9b4fd0', '#c23b6b', '#1f9ea8', '#8a6d1f', '#5a6a7a'];
 let smoothing = +$('smoothing').value;
 let logY = false;
+let xMode = $('x-mode').value === 'time' ? 'time' : 'step';
 const isLoss = (name) => name.toLowerCase().endsWith('loss');
 const groupOf = (name) => (isLoss(name) ? '\u0000loss' : name);
 
@@ -889,6 +1170,7 @@ $('smoothing').addEventListener('input', () => {
     rebuildCharts();
 });
 $('log-y').addEventListener('change', () => { logY = $('log-y').checked; rebuildCharts(); });
+$('x-mode').addEventListener('change', () => { xMode = $('x-mode').value === 'time' ? 'time' : 'step'; dbg.xMode = xMode; rebuildCharts(); });
 $('reset-zoom').addEventListener('click', () => { if (view) for (const c of view.charts.values()) c.resetZoom(); });
 
 function rebuildCharts() {
@@ -918,25 +1200,38 @@ function renderCharts() {
     if (!v) return;
     if (v.regroup) {
         v.regroup = false;
+        // The open run first, then the overlaid runs; a chart holds a group's metrics of every run.
+        const sources = [v, ...overlays.values()];
+        const names = new Set();
+        for (const src of sources) for (const n of src.series.keys()) names.add(n);
         const groups = new Map();
-        for (const name of [...v.series.keys()].sort()) {
+        for (const name of [...names].sort()) {
             const g = groupOf(name);
             if (!groups.has(g)) groups.set(g, []);
             groups.get(g).push(name);
         }
+        const members = new Map();
+        for (const [g, gnames] of groups) {
+            const list = [];
+            // mi picks the dash of a metric when runs are overlaid: a plain "loss" gets the solid line.
+            const styled = [...gnames].sort((a, b) => (a === 'loss' ? -1 : b === 'loss' ? 1 : 0));
+            sources.forEach((src, ri) => gnames.forEach((name) => { if (src.series.has(name)) list.push({ src, name, ri, mi: styled.indexOf(name) }); }));
+            members.set(g, list);
+        }
+        const sig = (list) => list.map((m) => m.src.id + '\u0001' + m.name + '\u0001' + m.ri).join('\n') + (overlays.size ? '\u0002multi' : '');
         // The loss chart first, wide; the others in name order.
         const order = [...groups.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
         for (const [g, c] of v.charts) {
-            if (!groups.has(g) || groups.get(g).join('\n') !== c.names.join('\n')) { c.destroy(); v.charts.delete(g); }
+            if (!members.has(g) || sig(members.get(g)) !== c.sig) { c.destroy(); v.charts.delete(g); }
         }
         const box = $('charts');
         for (const g of order) {
-            if (!v.charts.has(g)) v.charts.set(g, new Chart(g, groups.get(g)));
+            if (!v.charts.has(g)) { const c = new Chart(g, groups.get(g), members.get(g)); c.sig = sig(members.get(g)); v.charts.set(g, c); }
             box.append(v.charts.get(g).root);   // keeps the order
         }
         for (const c of v.charts.values()) c.update(true);
         v.dirtyCharts.clear();
-        $('charts-empty').hidden = v.series.size > 0;
+        $('charts-empty').hidden = names.size > 0;
         dbg.charts = v.charts.size;
         return;
     }
@@ -950,6 +1245,48 @@ function ascending(m) {
     if (sorted) return m;
     const idx = m.x.map((_, i) => i).sort((a, b) => m.x[a] - m.x[b] || a - b);
     return { name: m.name, x: idx.map((i) => m.x[i]), y: idx.map((i) => m.y[i]) };
+}
+
+// When a run started (ms): its started_at, else its earliest metric point.
+function runStartMs(src) {
+    const s = runs.get(src.id) || src.summary;
+    const t = s ? Date.parse(s.started_at) : NaN;
+    if (Number.isFinite(t)) return t;
+    let min = Infinity;
+    for (const ser of src.series.values()) for (const ts of ser.ts) if (ts < min) min = ts;
+    return Number.isFinite(min) ? min : 0;
+}
+// One metric of one run as x/y columns: x is the step, or seconds since the run started.
+function memberXY(m) {
+    const s = m.src.series.get(m.name) || newSeries(m.name);
+    if (xMode !== 'time') return ascending(s);
+    const t0 = runStartMs(m.src);
+    return ascending({ name: s.name, x: s.ts.map((t) => (t - t0) / 1000), y: s.y });
+}
+function fmtElapsed(v) {
+    if (v === null || v === undefined || !Number.isFinite(v)) return '';
+    const a = Math.abs(v), sign = v < 0 ? '−' : '';
+    if (a < 60) return sign + String(+a.toPrecision(a < 1 ? 2 : a < 10 ? 3 : 4)) + 's';
+    const h = Math.floor(a / 3600), m = Math.floor((a % 3600) / 60), sec = a % 60;
+    const ss = (sec < 10 ? '0' : '') + String(+sec.toFixed(sec % 1 ? 1 : 0));
+    return sign + (h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`);
+}
+const DASHES = [null, [6, 4], [2, 3], [10, 3, 2, 3]];
+const csvField = (v) => {
+    let t = String(v);
+    if (/^[=+@\t\r]/.test(t)) t = "'" + t;   // not a formula in a spreadsheet
+    return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
+};
+const fileName = (t) => t.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 100) || 'chart';
+function download(name, href) {
+    const a = el('a');
+    a.href = href;
+    a.download = name;
+    a.hidden = true;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    if (href.startsWith('blob:')) setTimeout(() => URL.revokeObjectURL(href), 10000);
 }
 
 // Wide enough for the longest tick label.
@@ -998,16 +1335,30 @@ function nonFinitePlugin(chart) {
 }
 
 class Chart {
-    constructor(group, names) {
+    constructor(group, names, members) {
         this.group = group;
         this.names = names;
+        this.members = members;
+        this.multi = overlays.size > 0;
         this.title = group === '\u0000loss' ? (names.length === 1 ? names[0] : 'loss') : group;
         this.root = el('div', 'chart' + (group === '\u0000loss' ? ' wide' : ''));
+        const head = el('div', 'chart-head');
         this.head = el('h3', null, this.title);
         this.warn = el('span', 'warn');
         this.head.append(this.warn);
+        const tools = el('span', 'chart-tools');
+        const csv = el('button', 'csv', 'CSV');
+        csv.type = 'button';
+        csv.title = 'Download the data of this chart as CSV';
+        csv.addEventListener('click', () => this.exportCsv());
+        const png = el('button', 'png', 'PNG');
+        png.type = 'button';
+        png.title = 'Download this chart as a PNG image';
+        png.addEventListener('click', () => this.exportPng());
+        tools.append(csv, png);
+        head.append(el('span', 'chart-pad'), this.head, tools);
         this.plotBox = el('div');
-        this.root.append(this.head, this.plotBox);
+        this.root.append(head, this.plotBox);
         this.root.dataset.metrics = names.join(',');
         this.u = null;
         this.zoomed = false;
@@ -1015,10 +1366,21 @@ class Chart {
         this.raw = [];
         this.observer = new ResizeObserver(() => this.resize());
         this.observer.observe(this.root);
+        dbg.chartBuilds++;
+    }
+    runName(src) { return runLabel(runs.get(src.id) || src.summary || { id: src.id }); }
+    label(m) {
+        if (!this.multi) return m.name;
+        return this.names.length > 1 ? `${this.runName(m.src)} · ${m.name}` : this.runName(m.src);
+    }
+    // One colour per metric for a single run; with overlaid runs one colour per run and a dash per metric.
+    style(m) {
+        if (!this.multi) return { color: PALETTE[m.mi % PALETTE.length], dash: null };
+        return { color: PALETTE[m.ri % PALETTE.length], dash: DASHES[m.mi % DASHES.length] };
     }
     data() {
         // uPlot needs x ascending; a producer that restarts its step count (a resumed job) breaks that.
-        const members = this.names.map((n) => ascending(view.series.get(n)));
+        const members = this.members.map(memberXY);
         let xs;
         if (members.length === 1) xs = members[0].x;
         else {
@@ -1062,9 +1424,11 @@ class Chart {
         return cols;
     }
     options(width) {
-        const series = [{ label: 'step', value: (u, x) => (x === null ? 'latest' : fmtNum(x)) }];
-        this.names.forEach((name, i) => {
-            const color = PALETTE[i % PALETTE.length];
+        const fmtX = xMode === 'time' ? fmtElapsed : fmtNum;
+        const series = [{ label: xMode === 'time' ? 'time' : 'step', value: (u, x) => (x === null ? 'latest' : fmtX(x)) }];
+        this.members.forEach((m, i) => {
+            const { color, dash } = this.style(m);
+            const name = this.label(m);
             // Hovered: the value under the cursor (NaN and ±∞ spelled out); otherwise the latest value.
             const lastOf = (arr) => { for (let k = arr.length - 1; k >= 0; k--) if (arr[k] != null) return arr[k]; return null; };
             const rawValue = (u, val, si, idx) => {
@@ -1075,19 +1439,21 @@ class Chart {
                 const y = idx === null || idx === undefined ? lastOf(u.data[si]) : val;
                 return y === null || y === undefined ? '—' : fmtNum(y);
             };
+            const d = dash ? { dash } : {};
             if (smoothing > 0) {
-                series.push({ label: name + ' (raw)', stroke: color + '4d', width: 1, spanGaps: false, value: rawValue, points: { show: false } });
-                series.push({ label: name, stroke: color, width: 2, spanGaps: true, value: smoothValue, points: { show: false } });
+                series.push({ label: name + ' (raw)', stroke: color + '4d', width: 1, spanGaps: false, value: rawValue, points: { show: false }, ...d });
+                series.push({ label: name, stroke: color, width: 2, spanGaps: true, value: smoothValue, points: { show: false }, ...d });
             } else {
-                series.push({ label: name, stroke: color, width: 1.5, spanGaps: false, value: rawValue, points: { show: false } });
+                series.push({ label: name, stroke: color, width: 1.5, spanGaps: false, value: rawValue, points: { show: false }, ...d });
             }
         });
+        const axis = { stroke: '#66707a', grid: { stroke: '#eceff2' }, ticks: { stroke: '#d8dde3' } };
         return {
             width, height: this.group === '\u0000loss' ? 260 : 200,
             scales: { x: { time: false }, y: logY ? { distr: 3 } : {} },
             axes: [
-                { stroke: '#66707a', grid: { stroke: '#eceff2' }, ticks: { stroke: '#d8dde3' }, values: (u, ts) => ts.map(fmtTick) },
-                { stroke: '#66707a', grid: { stroke: '#eceff2' }, ticks: { stroke: '#d8dde3' }, size: yAxisSize, values: (u, ts) => ts.map(fmtTick) },
+                { ...axis, values: (u, ts) => ts.map(xMode === 'time' ? fmtElapsed : fmtTick) },
+                { ...axis, size: yAxisSize, values: (u, ts) => ts.map(fmtTick) },
             ],
             series,
             cursor: { drag: { x: true, y: false, setScale: true }, points: { size: 6 } },
@@ -1098,6 +1464,81 @@ class Chart {
             },
         };
     }
+    // For tests and debugging: what is drawn.
+    info() {
+        const xs = this.u ? this.u.data[0] : [];
+        return {
+            title: this.title, metrics: this.names, runs: [...new Set(this.members.map((m) => m.src.id))], xMode,
+            xLabel: this.u ? this.u.series[0].label : null, xMin: xs.length ? xs[0] : null, xMax: xs.length ? xs[xs.length - 1] : null,
+            legend: this.u ? this.u.series.slice(1).map((s) => s.label) : [],
+        };
+    }
+    baseName() {
+        const runIds = [...new Set(this.members.map((m) => m.src.id))];
+        return fileName((runIds.length === 1 ? runIds[0] : 'runwatch-' + runIds.length + '-runs') + '-' + (this.group === '\u0000loss' ? 'loss' : this.title));
+    }
+    // Every point this page holds for the chart (the server thins long series to MAX_POINTS per metric).
+    csv() {
+        const lines = ['run,metric,step,value,ts'];
+        for (const m of this.members) {
+            const s = m.src.series.get(m.name);
+            if (!s) continue;
+            for (let i = 0; i < s.x.length; i++) {
+                const y = s.y[i];
+                const value = Number.isNaN(y) ? 'NaN' : y === Infinity ? 'Infinity' : y === -Infinity ? '-Infinity' : String(y);
+                const ts = Number.isFinite(s.ts[i]) ? new Date(s.ts[i]).toISOString() : '';
+                lines.push([m.src.id, m.name, s.x[i], value, ts].map(csvField).join(','));
+            }
+        }
+        return lines.join('\r\n') + '\r\n';
+    }
+    exportCsv() {
+        download(this.baseName() + '.csv', URL.createObjectURL(new Blob([this.csv()], { type: 'text/csv;charset=utf-8' })));
+    }
+    // The plot canvas on white with the title above and the legend below.
+    png() {
+        if (!this.u) return null;
+        const src = this.u.ctx.canvas;
+        const r = src.width / this.u.width || 1;
+        const items = this.u.series.slice(1).filter((s) => s.show !== false && !/ \(raw\)$/.test(s.label));
+        const pad = 8 * r, line = 18 * r, head = 24 * r;
+        const c = document.createElement('canvas');
+        const ctx = c.getContext('2d');
+        ctx.font = `${12 * r}px sans-serif`;
+        const widths = items.map((s) => 28 * r + ctx.measureText(s.label).width + 14 * r);
+        let rows = items.length ? 1 : 0, x = 0;
+        for (const w of widths) { if (x && x + w > src.width) { rows++; x = 0; } x += w; }
+        c.width = src.width;
+        c.height = head + src.height + rows * line + pad;
+        ctx.fillStyle = '#fff';
+        ctx.fillRect(0, 0, c.width, c.height);
+        ctx.fillStyle = '#1d2329';
+        ctx.textAlign = 'center';
+        ctx.textBaseline = 'middle';
+        ctx.font = `600 ${13 * r}px sans-serif`;
+        ctx.fillText(this.head.textContent, c.width / 2, head / 2);
+        ctx.drawImage(src, 0, head);
+        ctx.font = `${12 * r}px sans-serif`;
+        ctx.textAlign = 'left';
+        x = pad;
+        let y = head + src.height + line / 2;
+        items.forEach((s, i) => {
+            if (x > pad && x + widths[i] > c.width) { x = pad; y += line; }
+            ctx.strokeStyle = typeof s.stroke === 'function' ? s.stroke(this.u, i + 1) : s.stroke;
+            ctx.lineWidth = 2 * r;
+            ctx.setLineDash(s.dash ? s.dash.map((d) => d * r) : []);
+            ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 20 * r, y); ctx.stroke();
+            ctx.setLineDash([]);
+            ctx.fillStyle = '#1d2329';
+            ctx.fillText(s.label, x + 26 * r, y);
+            x += widths[i];
+        });
+        return c.toDataURL('image/png');
+    }
+    exportPng() {
+        const url = this.png();
+        if (url) download(this.baseName() + '.png', url);
+    }
     width() { return Math.max(200, Math.floor(this.root.clientWidth - 14)); }
     update(full) {
         if (!view) return;
@@ -1105,6 +1546,11 @@ class Chart {
         dbg.points = [...view.series.values()].reduce((n, s) => n + s.x.length, 0);
         if (!this.u) {
             this.u = new uPlot(this.options(this.width()), cols, this.plotBox);
+            // With overlaid runs the legend lists each run's smoothed line only (the raw line keeps its colour).
+            if (this.multi && smoothing > 0) {
+                this.root.classList.add('multi');
+                this.u.root.querySelectorAll('.u-legend .u-series').forEach((row, i) => { if (i && this.u.series[i].label.endsWith(' (raw)')) row.classList.add('raw'); });
+            }
             this.u.over.addEventListener('dblclick', () => { this.zoomed = false; });
             return;
         }
@@ -1131,7 +1577,6 @@ class Chart {
 // Elapsed time, ETA and the reconnect countdown tick locally; nothing is fetched.
 setInterval(() => {
     if (view && view.summary) { renderHeader(); if (view.steps.size) renderSteps(); }
-    if (view && view.logDirty) { view.logDirty = false; lastLogRender = performance.now(); renderLog(); }
     for (const s of streams) if (s.state === 'reconnecting') { renderConn(); break; }
     if ([...runs.values()].some((s) => s.status === 'running' && s.eta_s != null)) renderRuns();
 }, 1000);
