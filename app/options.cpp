@@ -70,10 +70,12 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
     const QCommandLineOption maxHistory(QStringLiteral("max-history-mb"), QCoreApplication::translate("main", "Past this much stored history, delete the finished runs that ended first (default 0: no cap)."), QStringLiteral("N"));
     const QCommandLineOption tlsCert(QStringLiteral("tls-cert"), QCoreApplication::translate("main", "Serve https and wss with this PEM certificate (chain); needs --tls-key."), QStringLiteral("FILE"));
     const QCommandLineOption tlsKey(QStringLiteral("tls-key"), QCoreApplication::translate("main", "The PEM private key of --tls-cert."), QStringLiteral("FILE"));
+    const QCommandLineOption maxConnections(QStringLiteral("max-connections"), QCoreApplication::translate("main", "Open connections the server holds in total (default 16384)."), QStringLiteral("N"));
+    const QCommandLineOption maxPerAddress(QStringLiteral("max-connections-per-address"), QCoreApplication::translate("main", "Open connections from one address (default 4096)."), QStringLiteral("N"));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QCoreApplication::translate("main", "Save the window as PNG once it has settled, then exit."), QStringLiteral("FILE"));
     const QCommandLineOption lang(QStringLiteral("lang"), QCoreApplication::translate("main", "User interface language (for example de)."), QStringLiteral("LANG"));
     parser.addOptions({headless, demo, bind, port, dataDir, token, viewerToken, allowOrigin, maxMessage, maxQueue,
-                       pingInterval, keepalive, follow, syncFull, retainDays, maxHistory, tlsCert, tlsKey, screenshot, lang});
+                       pingInterval, keepalive, follow, syncFull, retainDays, maxHistory, tlsCert, tlsKey, maxConnections, maxPerAddress, screenshot, lang});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -151,6 +153,16 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
         if (!parseNumber(parser.value(maxHistory), QStringLiteral("--max-history-mb"), 0, qint64(1) << 30, &number, error))
             return false;
         config.maxHistoryBytes = number * 1024 * 1024;
+    }
+    if (parser.isSet(maxConnections)) {
+        if (!parseNumber(parser.value(maxConnections), QStringLiteral("--max-connections"), 1, 1000000, &number, error))
+            return false;
+        config.maxConnections = int(number);
+    }
+    if (parser.isSet(maxPerAddress)) {
+        if (!parseNumber(parser.value(maxPerAddress), QStringLiteral("--max-connections-per-address"), 1, 1000000, &number, error))
+            return false;
+        config.maxConnectionsPerAddress = int(number);
     }
     config.followFiles = parser.values(follow);
     config.tlsCertFile = parser.value(tlsCert);

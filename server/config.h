@@ -23,6 +23,8 @@ struct ServerConfig {
     int httpIdleTimeoutMs = 60000;               // idle keep-alive HTTP connection
     int maxHeaderBytes = 64 * 1024;
     int maxSubscriptionsPerClient = 256;
+    int maxConnections = 16384;                  // open TCP connections in total (HTTP and WebSocket)
+    int maxConnectionsPerAddress = 4096;         // from one peer address
     qint64 memoryHistoryBytes = qint64(1) << 30; // history budget when there is no data dir
     bool syncFull = false;
     int retainDays = 0;                           // finished runs older than this are deleted; 0 keeps all

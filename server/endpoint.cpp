@@ -186,6 +186,29 @@ void Endpoint::onNewTcpConnection()
             socket->deleteLater();
             continue;
         }
+        // Bounded: connections in total and per peer address. Past a bound the peer gets one short
+        // answer and is closed; everyone already connected is unaffected.
+        const QString address = socket->peerAddress().toString();
+        const int fromAddress = m_perAddress.value(address, 0);
+        if (m_connections >= m_config.maxConnections || fromAddress >= m_config.maxConnectionsPerAddress) {
+            ++m_counters.connectionsRefused;
+            const bool perAddress = fromAddress >= m_config.maxConnectionsPerAddress;
+            const HttpResponse refusal = HttpResponse::error(
+                perAddress ? 429 : 503, QStringLiteral("RATE_LIMITED"),
+                perAddress ? QStringLiteral("too many connections from %1 (at most %2)").arg(address).arg(m_config.maxConnectionsPerAddress)
+                           : QStringLiteral("the server holds its maximum of %1 connections").arg(m_config.maxConnections));
+            socket->write(Http::serialize(refusal, false, false));
+            socket->disconnectFromHost();
+            connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
+            if (socket->state() == QAbstractSocket::UnconnectedState)
+                socket->deleteLater();
+            continue;
+        }
+        ++m_connections;
+        ++m_perAddress[address];
+        m_counted.insert(socket, address);
+        // Counted until the socket is gone, whatever it became (HTTP or WebSocket).
+        connect(socket, &QObject::destroyed, this, &Endpoint::onSocketDestroyed);
         socket->setReadBufferSize(qMax<qint64>(m_config.maxHeaderBytes * 2, 1024 * 1024));
         auto *connection = new HttpConnection(socket, this, this);
         m_http.insert(connection);
@@ -267,6 +290,23 @@ void Endpoint::upgrade(HttpConnection *connection, QTcpSocket *socket, const Htt
                           .arg(QString::fromLatin1(request.header("Origin"))));
     socket->setReadBufferSize(0);
     m_wss->handleConnection(socket);
+    // QWebSocket uses the socket but never deletes it, and drops every signal connection the socket
+    // has (ours too) when it lets go of it: sweep() frees it once it is closed (a QWebSocket still
+    // holding it hears of that through QObject::destroyed) and gives its place back.
+    m_upgraded.append({QPointer<QTcpSocket>(socket), socket});
+}
+
+void Endpoint::onSocketDestroyed(QObject *socket)
+{
+    const auto it = m_counted.find(socket);
+    if (it == m_counted.end())
+        return;
+    const QString address = it.value();
+    m_counted.erase(it);
+    --m_connections;
+    auto per = m_perAddress.find(address);
+    if (per != m_perAddress.end() && --per.value() <= 0)
+        m_perAddress.erase(per);
 }
 
 void Endpoint::onNewWebSocket()
@@ -344,6 +384,15 @@ void Endpoint::onClientFinished(WsClient *client)
 
 void Endpoint::sweep()
 {
+    for (qsizetype i = m_upgraded.size() - 1; i >= 0; --i) {
+        const auto &[socket, raw] = m_upgraded.at(i);
+        if (!socket) {
+            onSocketDestroyed(raw);
+            m_upgraded.removeAt(i);
+        } else if (socket->state() == QAbstractSocket::UnconnectedState) {
+            socket->deleteLater();
+        }
+    }
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     const QSet<WsClient *> clients = m_clients;
     for (WsClient *client : clients) {

@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QObject>
 #include <QPointer>
 #include <QSet>
@@ -26,6 +27,7 @@ struct EndpointCounters {
     qint64 httpRequests = 0;
     qint64 wsAccepted = 0;
     qint64 keepaliveDropped = 0;
+    qint64 connectionsRefused = 0;
     qint64 rejectedHandshakes = 0;
 };
 
@@ -71,6 +73,7 @@ private:
     void onNewTcpConnection();
     void onNewWebSocket();
     void onClientFinished(WsClient *client);
+    void onSocketDestroyed(QObject *socket);
     void sweep();
     bool hostAllowed(const HttpRequest &request) const;
     bool originAllowed(const HttpRequest &request) const;
@@ -85,6 +88,10 @@ private:
     QTimer *m_sweep = nullptr;
     QSet<WsClient *> m_clients;
     QSet<HttpConnection *> m_http;
+    QHash<QString, int> m_perAddress; // open TCP connections per peer address
+    QHash<QObject *, QString> m_counted; // counted sockets and their peer address
+    QVector<QPair<QPointer<QTcpSocket>, QObject *>> m_upgraded; // sockets handed to QWebSocketServer
+    int m_connections = 0;
     quint64 m_nextClientId = 0;
     bool m_shuttingDown = false;
     QElapsedTimer m_uptime;

@@ -711,5 +711,13 @@ das Desktop-Fenster und entfernte Dashboards sehen sie innerhalb von Millisekund
         <source>The PEM private key of --tls-cert.</source>
         <translation>Der private PEM-Schlüssel zu --tls-cert.</translation>
     </message>
+    <message>
+        <source>Open connections the server holds in total (default 16384).</source>
+        <translation>Offene Verbindungen, die der Server insgesamt hält (Standard 16384).</translation>
+    </message>
+    <message>
+        <source>Open connections from one address (default 4096).</source>
+        <translation>Offene Verbindungen von einer Adresse (Standard 4096).</translation>
+    </message>
 </context>
 </TS>
