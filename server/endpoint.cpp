@@ -19,6 +19,33 @@
 
 namespace Runwatch {
 
+namespace {
+
+// Lives as a child of a counted socket and gives its place back when the socket is destroyed.
+class ConnectionSlot : public QObject
+{
+public:
+    ConnectionSlot(std::shared_ptr<ConnectionCounts> counts, const QString &address, QObject *socket)
+        : QObject(socket), m_counts(std::move(counts)), m_address(address)
+    {
+        ++m_counts->total;
+        ++m_counts->perAddress[m_address];
+    }
+    ~ConnectionSlot() override
+    {
+        --m_counts->total;
+        auto it = m_counts->perAddress.find(m_address);
+        if (it != m_counts->perAddress.end() && --it.value() <= 0)
+            m_counts->perAddress.erase(it);
+    }
+
+private:
+    std::shared_ptr<ConnectionCounts> m_counts;
+    QString m_address;
+};
+
+} // namespace
+
 QString roleName(Role role)
 {
     switch (role) {
@@ -189,8 +216,8 @@ void Endpoint::onNewTcpConnection()
         // Bounded: connections in total and per peer address. Past a bound the peer gets one short
         // answer and is closed; everyone already connected is unaffected.
         const QString address = socket->peerAddress().toString();
-        const int fromAddress = m_perAddress.value(address, 0);
-        if (m_connections >= m_config.maxConnections || fromAddress >= m_config.maxConnectionsPerAddress) {
+        const int fromAddress = m_counts->perAddress.value(address, 0);
+        if (m_counts->total >= m_config.maxConnections || fromAddress >= m_config.maxConnectionsPerAddress) {
             ++m_counters.connectionsRefused;
             const bool perAddress = fromAddress >= m_config.maxConnectionsPerAddress;
             const HttpResponse refusal = HttpResponse::error(
@@ -204,11 +231,9 @@ void Endpoint::onNewTcpConnection()
                 socket->deleteLater();
             continue;
         }
-        ++m_connections;
-        ++m_perAddress[address];
-        m_counted.insert(socket, address);
-        // Counted until the socket is gone, whatever it became (HTTP or WebSocket).
-        connect(socket, &QObject::destroyed, this, &Endpoint::onSocketDestroyed);
+        // Counted until the socket object is gone, whatever it became (HTTP or WebSocket): a child
+        // object gives the place back when it is destroyed with the socket.
+        new ConnectionSlot(m_counts, address, socket);
         socket->setReadBufferSize(qMax<qint64>(m_config.maxHeaderBytes * 2, 1024 * 1024));
         auto *connection = new HttpConnection(socket, this, this);
         m_http.insert(connection);
@@ -293,21 +318,9 @@ void Endpoint::upgrade(HttpConnection *connection, QTcpSocket *socket, const Htt
     // QWebSocket uses the socket but never deletes it, and drops every signal connection the socket
     // has (ours too) when it lets go of it: sweep() frees it once it is closed (a QWebSocket still
     // holding it hears of that through QObject::destroyed) and gives its place back.
-    m_upgraded.append({QPointer<QTcpSocket>(socket), socket});
+    m_upgraded.append(QPointer<QTcpSocket>(socket));
 }
 
-void Endpoint::onSocketDestroyed(QObject *socket)
-{
-    const auto it = m_counted.find(socket);
-    if (it == m_counted.end())
-        return;
-    const QString address = it.value();
-    m_counted.erase(it);
-    --m_connections;
-    auto per = m_perAddress.find(address);
-    if (per != m_perAddress.end() && --per.value() <= 0)
-        m_perAddress.erase(per);
-}
 
 void Endpoint::onNewWebSocket()
 {
@@ -385,9 +398,8 @@ void Endpoint::onClientFinished(WsClient *client)
 void Endpoint::sweep()
 {
     for (qsizetype i = m_upgraded.size() - 1; i >= 0; --i) {
-        const auto &[socket, raw] = m_upgraded.at(i);
+        const QPointer<QTcpSocket> &socket = m_upgraded.at(i);
         if (!socket) {
-            onSocketDestroyed(raw);
             m_upgraded.removeAt(i);
         } else if (socket->state() == QAbstractSocket::UnconnectedState) {
             socket->deleteLater();

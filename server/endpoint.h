@@ -23,6 +23,12 @@ class HttpConnection;
 class RestApi;
 class WsClient;
 
+// Open TCP connections, in total and per peer address (shared with the sockets' slot objects).
+struct ConnectionCounts {
+    int total = 0;
+    QHash<QString, int> perAddress;
+};
+
 struct EndpointCounters {
     qint64 httpRequests = 0;
     qint64 wsAccepted = 0;
@@ -57,6 +63,8 @@ public:
     const ServerConfig &config() const { return m_config; }
     const QSet<WsClient *> &clients() const { return m_clients; }
     int httpConnections() const { return int(m_http.size()); }
+    // Open TCP connections, whatever they carry (what the connection limits count).
+    int openConnections() const { return m_counts->total; }
     const EndpointCounters &counters() const { return m_counters; }
     qint64 uptimeMs() const { return m_uptime.elapsed(); }
 
@@ -73,7 +81,6 @@ private:
     void onNewTcpConnection();
     void onNewWebSocket();
     void onClientFinished(WsClient *client);
-    void onSocketDestroyed(QObject *socket);
     void sweep();
     bool hostAllowed(const HttpRequest &request) const;
     bool originAllowed(const HttpRequest &request) const;
@@ -88,10 +95,8 @@ private:
     QTimer *m_sweep = nullptr;
     QSet<WsClient *> m_clients;
     QSet<HttpConnection *> m_http;
-    QHash<QString, int> m_perAddress; // open TCP connections per peer address
-    QHash<QObject *, QString> m_counted; // counted sockets and their peer address
-    QVector<QPair<QPointer<QTcpSocket>, QObject *>> m_upgraded; // sockets handed to QWebSocketServer
-    int m_connections = 0;
+    std::shared_ptr<ConnectionCounts> m_counts = std::make_shared<ConnectionCounts>();
+    QVector<QPointer<QTcpSocket>> m_upgraded; // sockets handed to QWebSocketServer, freed by sweep()
     quint64 m_nextClientId = 0;
     bool m_shuttingDown = false;
     QElapsedTimer m_uptime;

@@ -217,6 +217,7 @@ HttpResponse RestApi::prometheus() const
     metric("clients_dropped_total", "counter", "Clients disconnected by the server.", hub.laggingDropped, "reason=\"lagging\"");
     out.append("runwatch_clients_dropped_total{reason=\"keepalive\"} ").append(QByteArray::number(ep.keepaliveDropped)).append('\n');
     metric("duplicates_ignored_total", "counter", "Events not stored again because their producer id (eid) was known.", hub.duplicatesIgnored);
+    metric("tcp_connections", "gauge", "Open TCP connections (what the connection limits count).", m_endpoint->openConnections());
     metric("connections_refused_total", "counter", "Connections refused at the connection limits.", ep.connectionsRefused);
     metric("queue_bytes", "gauge", "Bytes queued for WebSocket clients and not yet written.", queued);
     metric("runs", "gauge", "Runs known to the server.", m_hub->runs().size());

@@ -15,17 +15,24 @@ using namespace Runwatch;
 namespace {
 
 // Opens a raw connection and sends one keep-alive request, so the server has counted it.
-std::unique_ptr<QTcpSocket> openHttp(quint16 port, QByteArray *answer = nullptr)
+std::unique_ptr<QTcpSocket> openHttp(quint16 port, QByteArray *answer = nullptr, const QByteArray &path = "/healthz")
 {
     auto socket = std::make_unique<QTcpSocket>();
     socket->connectToHost(QHostAddress::LocalHost, port);
     if (!socket->waitForConnected(5000))
         return nullptr;
-    socket->write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    socket->write("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     QByteArray got;
     QElapsedTimer clock;
     clock.start();
-    while (!got.contains("\r\n\r\n") && clock.elapsed() < 5000 && socket->state() == QAbstractSocket::ConnectedState) {
+    auto complete = [&] {
+        const qsizetype end = got.indexOf("\r\n\r\n");
+        if (end < 0)
+            return false;
+        const qsizetype at = got.toLower().indexOf("content-length:");
+        return at < 0 || got.size() - (end + 4) >= got.mid(at + 15, got.indexOf("\r\n", at) - at - 15).trimmed().toLongLong();
+    };
+    while (!complete() && clock.elapsed() < 5000 && socket->state() == QAbstractSocket::ConnectedState) {
         socket->waitForReadyRead(100);
         got += socket->readAll();
     }
@@ -33,6 +40,21 @@ std::unique_ptr<QTcpSocket> openHttp(quint16 port, QByteArray *answer = nullptr)
     if (answer)
         *answer = got;
     return socket;
+}
+
+// Tries a new connection every 100 ms until one is admitted (200 OK) or the time is up.
+bool admittedWithin(quint16 port, int timeoutMs)
+{
+    QElapsedTimer clock;
+    clock.start();
+    while (clock.elapsed() < timeoutMs) {
+        QByteArray answer;
+        auto socket = openHttp(port, &answer);
+        if (answer.startsWith("HTTP/1.1 200"))
+            return true;
+        QTest::qWait(100);
+    }
+    return false;
 }
 
 } // namespace
@@ -43,6 +65,7 @@ class TestConnLimits : public QObject
 private Q_SLOTS:
     void perAddressLimit();
     void totalLimitCountsWebSockets();
+    void churnLeavesNothingBehind();
 };
 
 void TestConnLimits::perAddressLimit()
@@ -67,11 +90,7 @@ void TestConnLimits::perAddressLimit()
     // One leaves, a newcomer gets in.
     b->disconnectFromHost();
     b.reset();
-    QByteArray again;
-    QTRY_VERIFY2_WITH_TIMEOUT([&] {
-        auto d = openHttp(server.port(), &again);
-        return again.startsWith("HTTP/1.1 200");
-    }(), again.constData(), 5000);
+    QVERIFY2(admittedWithin(server.port(), 5000), "no place was given back after a client left");
 }
 
 void TestConnLimits::totalLimitCountsWebSockets()
@@ -95,11 +114,39 @@ void TestConnLimits::totalLimitCountsWebSockets()
     probes.back()->socket().close();
     QVERIFY(probes.back()->waitClosed());
     probes.pop_back();
-    QByteArray again;
-    QTRY_VERIFY2_WITH_TIMEOUT([&] {
-        auto ok = openHttp(server.port(), &again);
-        return again.startsWith("HTTP/1.1 200");
-    }(), again.constData(), 5000);
+    QVERIFY2(admittedWithin(server.port(), 5000), "no place was given back after a WebSocket client left");
+}
+
+void TestConnLimits::churnLeavesNothingBehind()
+{
+    Test::TestServer server;
+    QVERIFY(server.start());
+    // Many short WebSocket and HTTP connections, some closed cleanly, some dropped.
+    for (int i = 0; i < 300; ++i) {
+        Test::WsProbe probe;
+        probe.open(server.ws(i % 2 ? QStringLiteral("/ws") : QStringLiteral("/ws/runs/r")));
+        QVERIFY(probe.waitConnected());
+        if (i % 3 == 0) {
+            probe.socket().abort();
+        } else {
+            probe.socket().close();
+            QVERIFY(probe.waitClosed());
+        }
+        if (i % 10 == 0)
+            openHttp(server.port());
+    }
+    // Only the connection that asks remains.
+    auto gauge = [&](const QByteArray &name) {
+        QByteArray answer;
+        auto socket = openHttp(server.port(), &answer, "/metrics");
+        for (const QByteArray &line : answer.split('\n')) {
+            if (line.startsWith(QByteArray(name + ' ')))
+                return line.mid(name.size() + 1).trimmed().toLongLong();
+        }
+        return qint64(-1);
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(gauge("runwatch_tcp_connections"), qint64(1), 10000);
+    QCOMPARE(gauge("runwatch_connections{kind=\"websocket\"}"), qint64(0));
 }
 
 QTEST_GUILESS_MAIN(TestConnLimits)
