@@ -168,4 +168,75 @@ QJsonObject publishOp(const QJsonArray &events, const QJsonValue &id)
     return op;
 }
 
+std::unique_ptr<WsProbe> openProbe(const QUrl &url, const QByteArray &bearer)
+{
+    auto probe = std::make_unique<WsProbe>();
+    probe->open(url, bearer);
+    return probe;
+}
+
+QVector<QJsonObject> ofType(const WsProbe &probe, const QString &type)
+{
+    QVector<QJsonObject> out;
+    for (const QJsonObject &m : probe.messages()) {
+        if (m.value(QLatin1String("type")).toString() == type)
+            out.append(m);
+    }
+    return out;
+}
+
+QJsonObject answerTo(const WsProbe &probe, const QJsonValue &id)
+{
+    for (const QJsonObject &m : probe.messages()) {
+        if (m.contains(QLatin1String("id")) && m.value(QLatin1String("id")) == id)
+            return m;
+    }
+    return QJsonObject();
+}
+
+QJsonObject waitAnswer(WsProbe &probe, const QJsonValue &id, int timeoutMs)
+{
+    QJsonObject found;
+    (void)QTest::qWaitFor(
+        [&] {
+            found = answerTo(probe, id);
+            return !found.isEmpty();
+        },
+        timeoutMs);
+    return found;
+}
+
+QString nextId()
+{
+    static int counter = 0;
+    return QStringLiteral("req-%1").arg(++counter);
+}
+
+bool sync(WsProbe &probe)
+{
+    const QString id = nextId();
+    probe.send(QJsonObject{{QStringLiteral("op"), QStringLiteral("ping")}, {QStringLiteral("id"), id}});
+    return waitAnswer(probe, id).value(QLatin1String("type")).toString() == QLatin1String("pong");
+}
+
+QVector<qint64> seqList(const QJsonArray &array)
+{
+    QVector<qint64> out;
+    for (const QJsonValue &v : array)
+        out.append(qint64(v.toDouble()));
+    return out;
+}
+
+QVector<qint64> publishAcked(WsProbe &producer, const QJsonArray &events, int timeoutMs)
+{
+    const QString id = nextId();
+    producer.send(publishOp(events, id));
+    const QJsonObject answer = waitAnswer(producer, id, timeoutMs);
+    if (answer.value(QLatin1String("type")).toString() != QLatin1String("ack")) {
+        qWarning("publish %s was not acked: %s", qPrintable(id), QJsonDocument(answer).toJson(QJsonDocument::Compact).constData());
+        return {};
+    }
+    return seqList(answer.value(QLatin1String("seq")).toArray());
+}
+
 } // namespace Runwatch::Test

@@ -79,6 +79,21 @@ private:
 
 QJsonObject event(const QString &run, const QString &type, const QJsonObject &data = {},
                   const QString &step = QString());
+
+// Helpers shared by the WebSocket suites.
+std::unique_ptr<WsProbe> openProbe(const QUrl &url, const QByteArray &bearer = QByteArray());
+// Every non-event message of one type, in arrival order.
+QVector<QJsonObject> ofType(const WsProbe &probe, const QString &type);
+// The first message (ack, error, pong, ...) that carries this id.
+QJsonObject answerTo(const WsProbe &probe, const QJsonValue &id);
+QJsonObject waitAnswer(WsProbe &probe, const QJsonValue &id, int timeoutMs = 10000);
+// A fresh op id ("req-1", "req-2", ...).
+QString nextId();
+// A ping op round trip: everything the server sent this client before the pong has arrived.
+bool sync(WsProbe &probe);
+QVector<qint64> seqList(const QJsonArray &array);
+// Publishes with an id and waits for the ack; returns the acked seqs (empty on error or timeout).
+QVector<qint64> publishAcked(WsProbe &producer, const QJsonArray &events, int timeoutMs = 10000);
 QJsonObject publishOp(const QJsonArray &events, const QJsonValue &id = QJsonValue());
 
 } // namespace Runwatch::Test

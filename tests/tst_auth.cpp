@@ -32,6 +32,14 @@ const QByteArray WrongToken = QByteArrayLiteral("not-a-token-3");
 
 using Probe = Test::WsProbe;
 using ProbePtr = std::unique_ptr<Probe>;
+using Test::answerTo;
+using Test::nextId;
+using Test::ofType;
+using Test::openProbe;
+using Test::publishAcked;
+using Test::seqList;
+using Test::sync;
+using Test::waitAnswer;
 
 ServerConfig tokenConfig()
 {
@@ -41,63 +49,12 @@ ServerConfig tokenConfig()
     return config;
 }
 
-ProbePtr openProbe(const QUrl &url, const QByteArray &bearer = QByteArray())
-{
-    auto probe = std::make_unique<Probe>();
-    probe->open(url, bearer);
-    return probe;
-}
-
 QUrl withQuery(QUrl url, const QString &key, const QString &value)
 {
     QUrlQuery query(url);
     query.addQueryItem(key, value);
     url.setQuery(query);
     return url;
-}
-
-QVector<QJsonObject> ofType(const Probe &probe, const QString &type)
-{
-    QVector<QJsonObject> out;
-    for (const QJsonObject &m : probe.messages()) {
-        if (m.value(kType).toString() == type)
-            out.append(m);
-    }
-    return out;
-}
-
-QJsonObject answerTo(const Probe &probe, const QJsonValue &id)
-{
-    for (const QJsonObject &m : probe.messages()) {
-        if (m.contains(kId) && m.value(kId) == id)
-            return m;
-    }
-    return QJsonObject();
-}
-
-QJsonObject waitAnswer(Probe &probe, const QJsonValue &id, int timeoutMs = 10000)
-{
-    QJsonObject found;
-    (void)QTest::qWaitFor(
-        [&] {
-            found = answerTo(probe, id);
-            return !found.isEmpty();
-        },
-        timeoutMs);
-    return found;
-}
-
-QString nextId()
-{
-    static int counter = 0;
-    return QStringLiteral("req-%1").arg(++counter);
-}
-
-bool sync(Probe &probe)
-{
-    const QString id = nextId();
-    probe.send(QJsonObject{{QStringLiteral("op"), QStringLiteral("ping")}, {QStringLiteral("id"), id}});
-    return waitAnswer(probe, id).value(kType).toString() == QLatin1String("pong");
 }
 
 QString describe(const QJsonObject &object)

@@ -34,78 +34,14 @@ const QLatin1String kCode("code");
 
 using Probe = Test::WsProbe;
 using ProbePtr = std::unique_ptr<Probe>;
-
-ProbePtr openProbe(const QUrl &url, const QByteArray &bearer = QByteArray())
-{
-    auto probe = std::make_unique<Probe>();
-    probe->open(url, bearer);
-    return probe;
-}
-
-QVector<QJsonObject> ofType(const Probe &probe, const QString &type)
-{
-    QVector<QJsonObject> out;
-    for (const QJsonObject &m : probe.messages()) {
-        if (m.value(kType).toString() == type)
-            out.append(m);
-    }
-    return out;
-}
-
-QJsonObject answerTo(const Probe &probe, const QJsonValue &id)
-{
-    for (const QJsonObject &m : probe.messages()) {
-        if (m.contains(kId) && m.value(kId) == id)
-            return m;
-    }
-    return QJsonObject();
-}
-
-QJsonObject waitAnswer(Probe &probe, const QJsonValue &id, int timeoutMs = 10000)
-{
-    QJsonObject found;
-    (void)QTest::qWaitFor(
-        [&] {
-            found = answerTo(probe, id);
-            return !found.isEmpty();
-        },
-        timeoutMs);
-    return found;
-}
-
-QString nextId()
-{
-    static int counter = 0;
-    return QStringLiteral("req-%1").arg(++counter);
-}
-
-bool sync(Probe &probe)
-{
-    const QString id = nextId();
-    probe.send(QJsonObject{{QStringLiteral("op"), QStringLiteral("ping")}, {QStringLiteral("id"), id}});
-    return waitAnswer(probe, id).value(kType).toString() == QLatin1String("pong");
-}
-
-QVector<qint64> seqList(const QJsonArray &array)
-{
-    QVector<qint64> out;
-    for (const QJsonValue &v : array)
-        out.append(qint64(v.toDouble()));
-    return out;
-}
-
-QVector<qint64> publishAcked(Probe &producer, const QJsonArray &events, int timeoutMs = 10000)
-{
-    const QString id = nextId();
-    producer.send(Test::publishOp(events, id));
-    const QJsonObject answer = waitAnswer(producer, id, timeoutMs);
-    if (answer.value(kType).toString() != QLatin1String("ack")) {
-        qWarning("publish %s was not acked: %s", qPrintable(id),
-                 QJsonDocument(answer).toJson(QJsonDocument::Compact).constData());
-        return {};
-    }
-    return seqList(answer.value(kSeq).toArray());
-}
+using Test::answerTo;
+using Test::nextId;
+using Test::ofType;
+using Test::openProbe;
+using Test::publishAcked;
+using Test::seqList;
+using Test::sync;
+using Test::waitAnswer;
 
 QJsonArray logEvents(const QString &run, int count, int padding = 0, int first = 0)
 {
