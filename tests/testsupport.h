@@ -6,6 +6,10 @@
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QObject>
+#include <QTest>
+#include <QRegularExpression>
+#include <QProcessEnvironment>
+#include <QProcess>
 #include <QTemporaryDir>
 #include <QUrl>
 #include <QVector>
@@ -13,6 +17,9 @@
 
 #include <functional>
 #include <memory>
+
+#include <signal.h>
+#include <sys/types.h>
 
 namespace Runwatch::Test {
 
@@ -95,5 +102,107 @@ QVector<qint64> seqList(const QJsonArray &array);
 // Publishes with an id and waits for the ack; returns the acked seqs (empty on error or timeout).
 QVector<qint64> publishAcked(WsProbe &producer, const QJsonArray &events, int timeoutMs = 10000);
 QJsonObject publishOp(const QJsonArray &events, const QJsonValue &id = QJsonValue());
+
+// A runwatch process started by a test; finds the port in its "listening" line.
+class RunwatchProcess
+{
+public:
+    static constexpr int Timeout = 10000;
+    // The system's environment without RUNWATCH_TOKEN, so that a developer's token does not leak in.
+    static QProcessEnvironment cleanEnvironment()
+    {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.remove(QStringLiteral("RUNWATCH_TOKEN"));
+        return env;
+    }
+    // The binary under test: RUNWATCH_BINARY, which CTest sets.
+    static QString binary() { return qEnvironmentVariable("RUNWATCH_BINARY"); }
+
+    explicit RunwatchProcess(const QStringList &arguments, const QProcessEnvironment &env = cleanEnvironment())
+    {
+        m_process.setProgram(binary());
+        m_process.setArguments(arguments);
+        m_process.setProcessEnvironment(env);
+        m_process.start();
+    }
+    ~RunwatchProcess()
+    {
+        if (m_process.state() != QProcess::NotRunning) {
+            m_process.kill();
+            m_process.waitForFinished(5000);
+        }
+    }
+
+    // Waits for the "runwatch listening on http://HOST:PORT" line (or the end of the process).
+    bool waitListening()
+    {
+        (void)QTest::qWaitFor(
+            [this] {
+                collect();
+                return m_out.contains('\n') || m_process.state() == QProcess::NotRunning;
+            },
+            Timeout);
+        collect();
+        static const QRegularExpression line(QStringLiteral("^runwatch listening on http://(\\[[^\\]]+\\]|[^\\s:/]+):(\\d+)\\n"));
+        const QRegularExpressionMatch m = line.match(QString::fromUtf8(m_out));
+        if (!m.hasMatch()) {
+            qWarning("no listening line; stdout: %s stderr: %s", m_out.constData(), m_err.constData());
+            return false;
+        }
+        m_host = m.captured(1);
+        m_port = quint16(m.captured(2).toUInt());
+        return m_port != 0;
+    }
+
+    // Waits for the process to end; false when it is still running after the timeout.
+    bool waitFinished(int timeoutMs = Timeout)
+    {
+        (void)QTest::qWaitFor(
+            [this] {
+                collect();
+                return m_process.state() == QProcess::NotRunning;
+            },
+            timeoutMs);
+        collect();
+        return m_process.state() == QProcess::NotRunning;
+    }
+
+    bool signal(int sig) { return m_process.processId() > 0 && ::kill(pid_t(m_process.processId()), sig) == 0; }
+
+    void collect()
+    {
+        m_out.append(m_process.readAllStandardOutput());
+        m_err.append(m_process.readAllStandardError());
+    }
+
+    QProcess &process() { return m_process; }
+    QByteArray out()
+    {
+        collect();
+        return m_out;
+    }
+    QByteArray err()
+    {
+        collect();
+        return m_err;
+    }
+    quint16 port() const { return m_port; }
+    QString host() const { return m_host; }
+    QUrl http(const QString &pathAndQuery) const
+    {
+        return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(pathAndQuery));
+    }
+    QUrl ws(const QString &pathAndQuery) const
+    {
+        return QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(m_port).arg(pathAndQuery));
+    }
+
+private:
+    QProcess m_process;
+    QByteArray m_out;
+    QByteArray m_err;
+    quint16 m_port = 0;
+    QString m_host;
+};
 
 } // namespace Runwatch::Test

@@ -31,6 +31,7 @@
 #include <sys/types.h>
 
 using namespace Runwatch;
+using Test::RunwatchProcess;
 
 namespace {
 
@@ -88,92 +89,6 @@ Reply fetch(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
 // ---------------------------------------------------------------------------------------------
 // The process
 
-class RunwatchProcess
-{
-public:
-    explicit RunwatchProcess(const QStringList &arguments)
-    {
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.remove(QStringLiteral("RUNWATCH_TOKEN"));
-        m_process.setProgram(binary());
-        m_process.setArguments(arguments);
-        m_process.setProcessEnvironment(env);
-        m_process.start();
-    }
-    ~RunwatchProcess()
-    {
-        if (m_process.state() != QProcess::NotRunning) {
-            m_process.kill();
-            m_process.waitForFinished(5000);
-        }
-    }
-
-    // Waits for the "runwatch listening on http://HOST:PORT" line (or the end of the process).
-    bool waitListening()
-    {
-        (void)QTest::qWaitFor(
-            [this] {
-                collect();
-                return m_out.contains('\n') || m_process.state() == QProcess::NotRunning;
-            },
-            Timeout);
-        collect();
-        static const QRegularExpression line(QStringLiteral("^runwatch listening on http://(\\[[^\\]]+\\]|[^\\s:/]+):(\\d+)\\n"));
-        const QRegularExpressionMatch m = line.match(QString::fromUtf8(m_out));
-        if (!m.hasMatch()) {
-            qWarning("no listening line; stdout: %s stderr: %s", m_out.constData(), m_err.constData());
-            return false;
-        }
-        m_port = quint16(m.captured(2).toUInt());
-        return m_port != 0;
-    }
-
-    bool waitFinished(int timeoutMs = Timeout)
-    {
-        (void)QTest::qWaitFor(
-            [this] {
-                collect();
-                return m_process.state() == QProcess::NotRunning;
-            },
-            timeoutMs);
-        collect();
-        return m_process.state() == QProcess::NotRunning;
-    }
-
-    bool signal(int sig) { return m_process.processId() > 0 && ::kill(pid_t(m_process.processId()), sig) == 0; }
-
-    void collect()
-    {
-        m_out.append(m_process.readAllStandardOutput());
-        m_err.append(m_process.readAllStandardError());
-    }
-
-    QProcess &process() { return m_process; }
-    QByteArray out()
-    {
-        collect();
-        return m_out;
-    }
-    QByteArray err()
-    {
-        collect();
-        return m_err;
-    }
-    QUrl http(const QString &pathAndQuery) const
-    {
-        return QUrl(QStringLiteral("http://127.0.0.1:%1%2").arg(m_port).arg(pathAndQuery));
-    }
-    QUrl ws(const QString &pathAndQuery) const
-    {
-        return QUrl(QStringLiteral("ws://127.0.0.1:%1%2").arg(m_port).arg(pathAndQuery));
-    }
-
-private:
-    QProcess m_process;
-    QByteArray m_out;
-    QByteArray m_err;
-    quint16 m_port = 0;
-};
 
 QStringList serveArguments(const QString &dir)
 {
