@@ -1,6 +1,7 @@
 #include "testsupport.h"
 
 #include <QJsonDocument>
+#include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -237,6 +238,31 @@ QVector<qint64> publishAcked(WsProbe &producer, const QJsonArray &events, int ti
         return {};
     }
     return seqList(answer.value(QLatin1String("seq")).toArray());
+}
+
+QString HttpResult::errorCode() const
+{
+    return QJsonDocument::fromJson(body).object().value(QLatin1String("error")).toObject().value(QLatin1String("code")).toString();
+}
+
+HttpResult httpCall(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url, const QByteArray &bearer,
+                    const QByteArray &body)
+{
+    QNetworkRequest request(url);
+    if (!bearer.isEmpty())
+        request.setRawHeader("Authorization", QByteArray("Bearer ") + bearer);
+    if (!body.isEmpty())
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
+    QNetworkReply *reply = nam.sendCustomRequest(request, verb, body);
+    QSignalSpy finished(reply, &QNetworkReply::finished);
+    if (!reply->isFinished())
+        (void)finished.wait(10000);
+    HttpResult result;
+    result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    result.body = reply->readAll();
+    result.wwwAuthenticate = reply->rawHeader("WWW-Authenticate");
+    reply->deleteLater();
+    return result;
 }
 
 } // namespace Runwatch::Test

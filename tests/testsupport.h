@@ -5,6 +5,7 @@
 
 #include <QJsonArray>
 #include <QJsonObject>
+#include <QNetworkAccessManager>
 #include <QObject>
 #include <QTest>
 #include <QRegularExpression>
@@ -86,6 +87,17 @@ private:
 
 QJsonObject event(const QString &run, const QString &type, const QJsonObject &data = {},
                   const QString &step = QString());
+
+// One HTTP request through QNetworkAccessManager, waited for (10 s at most).
+struct HttpResult {
+    int status = 0; // 0: no answer
+    QByteArray body;
+    QByteArray wwwAuthenticate;
+    // The "code" of an {"error": {...}} body.
+    QString errorCode() const;
+};
+HttpResult httpCall(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
+                    const QByteArray &bearer = QByteArray(), const QByteArray &body = QByteArray());
 
 // Helpers shared by the WebSocket suites.
 std::unique_ptr<WsProbe> openProbe(const QUrl &url, const QByteArray &bearer = QByteArray());

@@ -33,6 +33,8 @@ const QByteArray WrongToken = QByteArrayLiteral("not-a-token-3");
 using Probe = Test::WsProbe;
 using ProbePtr = std::unique_ptr<Probe>;
 using Test::answerTo;
+using Test::HttpResult;
+using Test::httpCall;
 using Test::nextId;
 using Test::ofType;
 using Test::openProbe;
@@ -106,36 +108,6 @@ QJsonObject lifecycleOp(const QString &run)
 QJsonObject authFrame(const QJsonValue &token)
 {
     return QJsonObject{{QStringLiteral("op"), QStringLiteral("auth")}, {QStringLiteral("token"), token}};
-}
-
-struct HttpResult {
-    int status = 0;
-    QByteArray body;
-    QByteArray wwwAuthenticate;
-    QString errorCode() const
-    {
-        return QJsonDocument::fromJson(body).object().value(QLatin1String("error")).toObject().value(kCode).toString();
-    }
-};
-
-HttpResult httpCall(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
-                    const QByteArray &bearer = QByteArray(), const QByteArray &body = QByteArray())
-{
-    QNetworkRequest req(url);
-    if (!bearer.isEmpty())
-        req.setRawHeader("Authorization", QByteArray("Bearer ") + bearer);
-    if (!body.isEmpty())
-        req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    QNetworkReply *reply = nam.sendCustomRequest(req, verb, body);
-    QSignalSpy finished(reply, &QNetworkReply::finished);
-    if (!reply->isFinished())
-        (void)finished.wait(10000);
-    HttpResult result;
-    result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    result.body = reply->readAll();
-    result.wwwAuthenticate = reply->rawHeader("WWW-Authenticate");
-    reply->deleteLater();
-    return result;
 }
 
 QByteArray eventBody(const QString &run)

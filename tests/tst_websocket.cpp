@@ -31,6 +31,8 @@ const QLatin1String kId("id");
 using Probe = Test::WsProbe;
 using ProbePtr = std::unique_ptr<Probe>;
 using Test::answerTo;
+using Test::HttpResult;
+using Test::httpCall;
 using Test::nextId;
 using Test::ofType;
 using Test::openProbe;
@@ -71,30 +73,6 @@ QJsonArray metricEvents(const QString &run, int count, int firstStep = 0)
         out.append(Test::event(run, QStringLiteral("metric"),
                                {{QStringLiteral("step"), firstStep + i}, {QStringLiteral("loss"), 1.0 / (firstStep + i + 1)}}));
     return out;
-}
-
-struct HttpResult {
-    int status = 0;
-    QByteArray body;
-};
-
-HttpResult httpCall(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
-                    const QByteArray &token = QByteArray(), const QByteArray &body = QByteArray())
-{
-    QNetworkRequest request(url);
-    if (!token.isEmpty())
-        request.setRawHeader("Authorization", QByteArray("Bearer ") + token);
-    if (!body.isEmpty())
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    QNetworkReply *reply = nam.sendCustomRequest(request, verb, body);
-    QSignalSpy finished(reply, &QNetworkReply::finished);
-    if (!reply->isFinished())
-        (void)finished.wait(10000);
-    HttpResult result;
-    result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    result.body = reply->readAll();
-    reply->deleteLater();
-    return result;
 }
 
 bool isLifecycleType(const QString &type)
