@@ -29,6 +29,16 @@ bool isTokenChar(char c)
     return c && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
+// Where the line at the front of `buffer` ends (its CRLF), or -1 when that is not received yet.
+// *length is the line's length so far (a CR at the very end may start the CRLF: not counted), so that
+// a bound on the line length gives the same verdict however the bytes were split into reads.
+qsizetype frontLine(const QByteArray &buffer, qsizetype *length)
+{
+    const qsizetype eol = buffer.indexOf("\r\n");
+    *length = eol >= 0 ? eol : buffer.size() - (buffer.endsWith('\r') ? 1 : 0);
+    return eol;
+}
+
 bool headerHasToken(const QByteArray &value, const char *token)
 {
     for (const QByteArray &part : value.split(',')) {
@@ -258,12 +268,12 @@ ParseStatus ChunkedDecoder::feed(QByteArray &buffer)
     for (;;) {
         switch (m_state) {
         case State::Size: {
-            const int eol = int(buffer.indexOf("\r\n"));
-            if (eol < 0) {
-                if (buffer.size() > 1024)
-                    return fail(400, QStringLiteral("chunk size line too long"));
+            qsizetype length = 0;
+            const int eol = int(frontLine(buffer, &length));
+            if (length > 1024)
+                return fail(400, QStringLiteral("chunk size line too long"));
+            if (eol < 0)
                 return ParseStatus::Incomplete;
-            }
             QByteArray line = buffer.left(eol);
             buffer.remove(0, eol + 2);
             const int ext = int(line.indexOf(';'));
@@ -306,12 +316,12 @@ ParseStatus ChunkedDecoder::feed(QByteArray &buffer)
             m_state = State::Size;
             break;
         case State::Trailer: {
-            const int eol = int(buffer.indexOf("\r\n"));
-            if (eol < 0) {
-                if (buffer.size() > 8192)
-                    return fail(431, QStringLiteral("chunked trailer too long"));
+            qsizetype length = 0;
+            const int eol = int(frontLine(buffer, &length));
+            if (length > 8192)
+                return fail(431, QStringLiteral("chunked trailer too long"));
+            if (eol < 0)
                 return ParseStatus::Incomplete;
-            }
             buffer.remove(0, eol + 2);
             if (eol == 0)
                 return ParseStatus::Complete;
