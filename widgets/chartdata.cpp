@@ -9,23 +9,41 @@ namespace Runwatch::ChartData {
 
 QVector<double> smooth(const QVector<double> &values, double weight)
 {
-    weight = qBound(0.0, weight, 0.999);
-    if (weight <= 0)
+    if (qBound(0.0, weight, 0.999) <= 0)
         return values;
-    QVector<double> out(values.size());
-    double average = 0;
-    double correction = 1;
-    for (qsizetype i = 0; i < values.size(); ++i) {
-        const double v = values.at(i);
+    QVector<double> out;
+    SmoothState state;
+    smoothAppend(values, weight, &out, &state);
+    return out;
+}
+
+void smoothAppend(const QVector<double> &values, double weight, QVector<double> *out, SmoothState *state)
+{
+    weight = qBound(0.0, weight, 0.999);
+    qsizetype i = out->size();
+    if (i >= values.size())
+        return;
+    out->resize(values.size());
+    double *o = out->data();
+    const double *in = values.constData();
+    if (weight <= 0) {
+        std::copy(in + i, in + values.size(), o + i);
+        return;
+    }
+    double average = state->average;
+    double correction = state->correction;
+    for (; i < values.size(); ++i) {
+        const double v = in[i];
         if (!std::isfinite(v)) {
-            out[i] = v;
+            o[i] = v;
             continue;
         }
         average = weight * average + (1 - weight) * v;
         correction *= weight;
-        out[i] = average / (1 - correction);
+        o[i] = average / (1 - correction);
     }
-    return out;
+    state->average = average;
+    state->correction = correction;
 }
 
 QList<QPointF> decimate(const QVector<double> &xs, const QVector<double> &values, double xMin, double xMax,

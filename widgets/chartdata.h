@@ -14,6 +14,15 @@ namespace ChartData {
 // weight 0 = raw. Non-finite inputs are passed through and do not disturb the average.
 QVector<double> smooth(const QVector<double> &values, double weight);
 
+// The running state of smooth(), so that a growing series is smoothed only where it grew.
+struct SmoothState {
+    double average = 0;
+    double correction = 1;
+};
+// Appends to *out the smoothed values of values[out->size()...], continuing from *state (a fresh
+// state and an empty *out give smooth(values, weight)).
+void smoothAppend(const QVector<double> &values, double weight, QVector<double> *out, SmoothState *state);
+
 struct NonFinite {
     double x;
     int kind; // -1: -Infinity, +1: +Infinity, 0: NaN

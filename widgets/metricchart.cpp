@@ -40,6 +40,7 @@ void ZoomableChartView::wheelEvent(QWheelEvent *event)
         return;
     }
     const qreal factor = event->angleDelta().y() > 0 ? 1.25 : 0.8;
+    Q_EMIT aboutToZoom();
     chart()->zoom(factor);
     Q_EMIT userZoomed();
     event->accept();
@@ -47,6 +48,8 @@ void ZoomableChartView::wheelEvent(QWheelEvent *event)
 
 void ZoomableChartView::mouseReleaseEvent(QMouseEvent *event)
 {
+    if (event->button() == Qt::LeftButton || event->button() == Qt::RightButton)
+        Q_EMIT aboutToZoom();
     QChartView::mouseReleaseEvent(event);
     if (event->button() == Qt::LeftButton)
         Q_EMIT userZoomed();
@@ -75,6 +78,7 @@ MetricChart::MetricChart(Workspace *workspace, const QString &title, const QStri
     layout->setSpacing(0);
     layout->addWidget(m_view, 1);
     layout->addWidget(m_readout);
+    connect(m_view, &ZoomableChartView::aboutToZoom, this, &MetricChart::clearLines);
     connect(m_view, &ZoomableChartView::userZoomed, this, [this] {
         m_userZoom = true;
         refresh();
@@ -109,6 +113,57 @@ void MetricChart::resetZoom()
     refresh();
 }
 
+void MetricChart::clearLines()
+{
+    // QtCharts redraws every line's outline (for hover) on each axis range change, and that costs
+    // more than anything else in a redraw: lines about to be replaced are emptied first.
+    for (QAbstractSeries *series : m_chart->series()) {
+        if (auto *xy = qobject_cast<QXYSeries *>(series); xy && xy->count() > 0)
+            xy->clear();
+    }
+}
+
+const MetricChart::LineCache &MetricChart::lineData(const QString &key, const MetricSeries &series, qint64 originMs)
+{
+    LineCache &cache = m_lineCache[key];
+    const qsizetype n = series.size();
+    auto xAt = [&](qsizetype i) {
+        return m_options.byTime ? double(series.tsMs.at(i) - originMs) / 1000.0 : double(series.steps.at(i));
+    };
+    auto same = [](double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); };
+    const qsizetype known = cache.xs.size();
+    const bool grown = cache.series == &series && cache.byTime == m_options.byTime && cache.originMs == originMs && known <= n
+        && (known == 0
+            || (cache.xs.first() == xAt(0) && cache.xs.last() == xAt(known - 1) && same(cache.lastValue, series.values.at(known - 1))));
+    if (!grown) {
+        cache = LineCache();
+        cache.series = &series;
+        cache.byTime = m_options.byTime;
+        cache.originMs = originMs;
+    }
+    if (cache.xs.size() < n) {
+        qsizetype i = cache.xs.size();
+        cache.xs.resize(n);
+        for (; i < n; ++i)
+            cache.xs[i] = xAt(i);
+        cache.lastValue = series.values.at(n - 1);
+    }
+    if (m_options.smoothing > 0) {
+        if (cache.smoothing != m_options.smoothing) {
+            cache.ema.clear();
+            cache.smoothState = ChartData::SmoothState();
+            cache.smoothing = m_options.smoothing;
+            cache.full = LineCache::Full();
+        }
+        ChartData::smoothAppend(series.values, m_options.smoothing, &cache.ema, &cache.smoothState);
+    } else if (cache.smoothing >= 0) {
+        cache.ema = QVector<double>();
+        cache.smoothing = -1;
+        cache.full = LineCache::Full();
+    }
+    return cache;
+}
+
 void MetricChart::rebuildAxes()
 {
     m_chart->removeAllSeries(); // series are rebuilt by refresh()
@@ -139,7 +194,9 @@ void MetricChart::rebuildAxes()
 
 void MetricChart::refresh()
 {
-    m_xAxis->setTitleText(m_options.byTime ? tr("seconds") : tr("step"));
+    const QString xTitle = m_options.byTime ? tr("seconds") : tr("step");
+    if (m_xAxis->titleText() != xTitle)
+        m_xAxis->setTitleText(xTitle);
     const int columns = qMax(50, int(m_chart->plotArea().width()));
 
     // The x range: everything, or what the user zoomed to.
@@ -150,6 +207,7 @@ void MetricChart::refresh()
         QColor color;
         QVector<double> xs;
         QVector<double> values;
+        QVector<double> ema; // smoothed values, when smoothing is on
     };
     QVector<Line> lines;
     int colorIndex = 0;
@@ -166,11 +224,24 @@ void MetricChart::refresh()
             line.key = runId + QLatin1Char('\x1f') + metric;
             line.label = m_runs.size() > 1 ? QStringLiteral("%1 · %2").arg(run->name(), metric) : metric;
             line.color = seriesColor(color);
-            line.xs = ChartData::xValues(*series, m_options.byTime, run->startedMs() > 0 ? run->startedMs() : series->tsMs.first());
+            const LineCache &cache = lineData(line.key, *series, run->startedMs() > 0 ? run->startedMs() : series->tsMs.first());
+            line.xs = cache.xs;
+            line.ema = cache.ema;
             line.values = series->values;
             xMin = qMin(xMin, line.xs.first());
             xMax = qMax(xMax, line.xs.last());
             lines.append(std::move(line));
+        }
+    }
+    if (m_lineCache.size() > lines.size()) {
+        QSet<QString> shown;
+        for (const Line &line : std::as_const(lines))
+            shown.insert(line.key);
+        for (auto it = m_lineCache.begin(); it != m_lineCache.end();) {
+            if (shown.contains(it.key()))
+                ++it;
+            else
+                it = m_lineCache.erase(it);
         }
     }
     if (m_userZoom) {
@@ -208,21 +279,38 @@ void MetricChart::refresh()
         }
         QPen pen(color);
         pen.setWidthF(width);
-        series->setPen(pen);
-        series->setName(label);
+        if (series->pen() != pen)
+            series->setPen(pen);
+        if (series->name() != label)
+            series->setName(label);
         const auto markers = m_chart->legend()->markers(series);
         for (QLegendMarker *marker : markers)
             marker->setVisible(inLegend);
         used.insert(name);
         return series;
     };
+    // Every line's points first; the series get them only once the axes have their final range.
+    struct Drawn {
+        QLineSeries *series;
+        QList<QPointF> points;
+    };
+    QVector<Drawn> drawn;
     for (const Line &line : lines) {
-        const bool smoothed = m_options.smoothing > 0;
-        QList<QPointF> raw = ChartData::decimate(line.xs, line.values, xMin, xMax, columns, &nonFinite);
-        QList<QPointF> smooth;
-        if (smoothed) {
-            const QVector<double> ema = ChartData::smooth(line.values, m_options.smoothing);
-            smooth = ChartData::decimate(line.xs, ema, xMin, xMax, columns);
+        const bool smoothed = m_options.smoothing > 0 && line.ema.size() == line.values.size();
+        QList<QPointF> raw, smooth;
+        LineCache::Full &full = m_lineCache[line.key].full;
+        if (!m_userZoom && full.size == line.xs.size() && full.xMin == xMin && full.xMax == xMax && full.columns == columns) {
+            raw = full.raw; // unchanged since it was last drawn unzoomed (a reset of the zoom)
+            smooth = full.smooth;
+            nonFinite += full.nonFinite;
+        } else {
+            QVector<ChartData::NonFinite> lineNonFinite;
+            raw = ChartData::decimate(line.xs, line.values, xMin, xMax, columns, &lineNonFinite);
+            if (smoothed)
+                smooth = ChartData::decimate(line.xs, line.ema, xMin, xMax, columns);
+            nonFinite += lineNonFinite;
+            if (!m_userZoom)
+                full = LineCache::Full{line.xs.size(), xMin, xMax, columns, raw, smooth, lineNonFinite};
         }
         if (m_logAxes) {
             auto positive = [](QList<QPointF> &points) {
@@ -241,12 +329,12 @@ void MetricChart::refresh()
         if (smoothed)
             faint.setAlpha(70);
         QLineSeries *rawSeries = seriesFor(line.key + QStringLiteral("\x1fraw"), line.label, faint, smoothed ? 1.0 : 2.0, !smoothed);
-        rawSeries->replace(raw);
         m_pointsDrawn += raw.size();
+        drawn.append({rawSeries, std::move(raw)});
         if (smoothed) {
             QLineSeries *smoothSeries = seriesFor(line.key + QStringLiteral("\x1fsmooth"), line.label, line.color, 2.0, true);
-            smoothSeries->replace(smooth);
             m_pointsDrawn += smooth.size();
+            drawn.append({smoothSeries, std::move(smooth)});
         }
     }
     for (auto it = existing.cbegin(); it != existing.cend(); ++it) {
@@ -262,6 +350,7 @@ void MetricChart::refresh()
         yMax = 1;
     }
     if (!m_userZoom) {
+        clearLines(); // the range changes below then cost nothing per point
         if (m_logAxes) {
             yMin = yMin / 1.5;
             yMax = yMax * 1.5;
@@ -287,6 +376,9 @@ void MetricChart::refresh()
         yMin = axis->min();
         yMax = axis->max();
     }
+
+    for (Drawn &line : drawn)
+        line.series->replace(line.points);
 
     // NaN and ±Infinity: red marks on the plot's top (NaN, +Inf) or bottom (-Inf) edge.
     if (!m_markers) {
@@ -319,15 +411,16 @@ void MetricChart::refresh()
     m_nonFiniteMarked = marks.size();
     for (QLegendMarker *marker : m_chart->legend()->markers(m_markers))
         marker->setVisible(!marks.isEmpty());
-    if (!nonFinite.isEmpty()) {
-        m_chart->setTitle(tr("%1 — %2 from %3 %4").arg(m_title, kinds.join(QStringLiteral(", ")),
-                                                     m_options.byTime ? tr("second") : tr("step"),
-                                                     Format::metricValue(nonFinite.first().x)));
-        m_chart->setTitleBrush(QColor(0xc0, 0x39, 0x2b));
-    } else {
-        m_chart->setTitle(m_title);
-        m_chart->setTitleBrush(palette().color(QPalette::WindowText));
-    }
+    // Set only when changed: each setting lays the title out again.
+    const QString title = nonFinite.isEmpty()
+        ? m_title
+        : tr("%1 — %2 from %3 %4").arg(m_title, kinds.join(QStringLiteral(", ")), m_options.byTime ? tr("second") : tr("step"),
+                                        Format::metricValue(nonFinite.first().x));
+    const QBrush titleBrush(nonFinite.isEmpty() ? palette().color(QPalette::WindowText) : QColor(0xc0, 0x39, 0x2b));
+    if (m_chart->title() != title)
+        m_chart->setTitle(title);
+    if (m_chart->titleBrush() != titleBrush)
+        m_chart->setTitleBrush(titleBrush);
 }
 
 void MetricChart::onHover(const QPointF &point, bool state, const QString &label)

@@ -1,6 +1,9 @@
 #pragma once
 
+#include "chartdata.h"
+
 #include <QChartView>
+#include <QHash>
 #include <QPointer>
 #include <QWidget>
 
@@ -14,6 +17,7 @@ class QValueAxis;
 namespace Runwatch {
 
 class Workspace;
+struct MetricSeries;
 
 // Display settings shared by every chart of a run view.
 struct ChartOptions {
@@ -30,6 +34,9 @@ public:
     using QChartView::QChartView;
 
 Q_SIGNALS:
+    // Just before QtCharts changes the axis ranges for a zoom: the lines it would redraw for the
+    // old points can be emptied first, since userZoomed() redraws them for the new range anyway.
+    void aboutToZoom();
     void userZoomed();
 
 protected:
@@ -60,7 +67,29 @@ public:
     ZoomableChartView *view() const { return m_view; }
 
 private:
+    // What refresh() derives from a series, kept between refreshes: x of every point and the
+    // smoothed values, extended only where the series grew (a zoom recomputes neither).
+    struct LineCache {
+        const MetricSeries *series = nullptr;
+        bool byTime = false;
+        qint64 originMs = 0;
+        double lastValue = 0;   // values[xs.size() - 1], to tell a replaced series from a grown one
+        double smoothing = -1;  // the weight ema was made with
+        QVector<double> xs;
+        QVector<double> ema;
+        ChartData::SmoothState smoothState;
+        // The last unzoomed drawing, for a reset of the zoom while the series did not change.
+        struct Full {
+            qsizetype size = -1;
+            double xMin = 0, xMax = 0;
+            int columns = 0;
+            QList<QPointF> raw, smooth;
+            QVector<ChartData::NonFinite> nonFinite;
+        } full;
+    };
+    const LineCache &lineData(const QString &key, const MetricSeries &series, qint64 originMs);
     void rebuildAxes();
+    void clearLines();
     void onHover(const QPointF &point, bool state, const QString &label);
 
     Workspace *m_workspace;
@@ -74,6 +103,7 @@ private:
     QAbstractAxis *m_xAxis = nullptr;
     QAbstractAxis *m_yAxis = nullptr;
     QScatterSeries *m_markers = nullptr;
+    QHash<QString, LineCache> m_lineCache;
     bool m_userZoom = false;
     bool m_logAxes = false;
     qsizetype m_pointsDrawn = 0;
