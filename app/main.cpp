@@ -21,6 +21,8 @@
 #include <cstring>
 #include <memory>
 
+#include <sys/resource.h>
+
 using namespace Runwatch;
 
 namespace {
@@ -29,6 +31,27 @@ int fail(const QString &message)
 {
     std::fprintf(stderr, "runwatch: %s\n", qPrintable(message));
     return 2;
+}
+
+// Every connection is a descriptor, and the default soft limit (often 1024) is far below the
+// connection limit: raise it as far as the hard limit allows, and say so when that is not enough.
+void raiseFileLimit(const ServerConfig &config)
+{
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+        return;
+    const rlim_t wanted = rlim_t(config.maxConnections) + 256;
+    if (limit.rlim_cur < wanted && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : qMin(wanted, limit.rlim_max);
+        setrlimit(RLIMIT_NOFILE, &limit);
+        getrlimit(RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur < wanted)
+        std::fprintf(stderr,
+                     "runwatch: the open-file limit is %llu (ulimit -n), below --max-connections %d: about %llu "
+                     "connections can be held, later ones are refused\n",
+                     static_cast<unsigned long long>(limit.rlim_cur), config.maxConnections,
+                     static_cast<unsigned long long>(limit.rlim_cur > 256 ? limit.rlim_cur - 256 : 0));
 }
 
 void announce(const Server &server, const AppOptions &options)
@@ -166,6 +189,7 @@ int main(int argc, char *argv[])
         if (!parseOptions(app.arguments(), &options, &error))
             return fail(error);
         installTranslations(app, options.lang);
+        raiseFileLimit(options.server);
         return runHeadless(app, options);
     }
     if (!haveDisplay()) {
@@ -184,6 +208,7 @@ int main(int argc, char *argv[])
     if (!parseOptions(arguments, &options, &error))
         return fail(error);
     installTranslations(app, options.lang);
+    raiseFileLimit(options.server);
     applyTheme(preferences.theme);
     return runWindow(app, options);
 }

@@ -72,10 +72,16 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
     const QCommandLineOption tlsKey(QStringLiteral("tls-key"), QCoreApplication::translate("main", "The PEM private key of --tls-cert."), QStringLiteral("FILE"));
     const QCommandLineOption maxConnections(QStringLiteral("max-connections"), QCoreApplication::translate("main", "Open connections the server holds in total (default 16384)."), QStringLiteral("N"));
     const QCommandLineOption maxPerAddress(QStringLiteral("max-connections-per-address"), QCoreApplication::translate("main", "Open connections from one address (default 4096)."), QStringLiteral("N"));
+    const QCommandLineOption maxEventRate(QStringLiteral("max-events-per-second"), QCoreApplication::translate("main", "Events a second one producer may publish, in bursts of up to two seconds' worth (default 100000; 0: no limit)."), QStringLiteral("N"));
+    const QCommandLineOption maxByteRate(QStringLiteral("max-bytes-per-second"), QCoreApplication::translate("main", "Bytes a second one producer may publish (default 67108864; 0: no limit)."), QStringLiteral("N"));
+    const QCommandLineOption maxRuns(QStringLiteral("max-runs"), QCoreApplication::translate("main", "Runs the server holds; events that would start another are refused (default 10000)."), QStringLiteral("N"));
+    const QCommandLineOption maxMetrics(QStringLiteral("max-metrics-per-run"), QCoreApplication::translate("main", "Metric names one run may have (default 10000)."), QStringLiteral("N"));
+    const QCommandLineOption maxString(QStringLiteral("max-string-bytes"), QCoreApplication::translate("main", "Longest JSON string in a published event (default 1048576)."), QStringLiteral("N"));
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QCoreApplication::translate("main", "Save the window as PNG once it has settled, then exit."), QStringLiteral("FILE"));
     const QCommandLineOption lang(QStringLiteral("lang"), QCoreApplication::translate("main", "User interface language (for example de)."), QStringLiteral("LANG"));
     parser.addOptions({headless, demo, bind, port, dataDir, token, viewerToken, allowOrigin, maxMessage, maxQueue,
-                       pingInterval, keepalive, follow, syncFull, retainDays, maxHistory, tlsCert, tlsKey, maxConnections, maxPerAddress, screenshot, lang});
+                       pingInterval, keepalive, follow, syncFull, retainDays, maxHistory, tlsCert, tlsKey, maxConnections, maxPerAddress, maxEventRate, maxByteRate, maxRuns, maxMetrics, maxString,
+                       screenshot, lang});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -163,6 +169,31 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
         if (!parseNumber(parser.value(maxPerAddress), QStringLiteral("--max-connections-per-address"), 1, 1000000, &number, error))
             return false;
         config.maxConnectionsPerAddress = int(number);
+    }
+    if (parser.isSet(maxEventRate)) {
+        if (!parseNumber(parser.value(maxEventRate), QStringLiteral("--max-events-per-second"), 0, qint64(1) << 40, &number, error))
+            return false;
+        config.maxEventsPerSecond = number;
+    }
+    if (parser.isSet(maxByteRate)) {
+        if (!parseNumber(parser.value(maxByteRate), QStringLiteral("--max-bytes-per-second"), 0, qint64(1) << 50, &number, error))
+            return false;
+        config.maxBytesPerSecond = number;
+    }
+    if (parser.isSet(maxRuns)) {
+        if (!parseNumber(parser.value(maxRuns), QStringLiteral("--max-runs"), 1, 100000000, &number, error))
+            return false;
+        config.maxRuns = int(number);
+    }
+    if (parser.isSet(maxMetrics)) {
+        if (!parseNumber(parser.value(maxMetrics), QStringLiteral("--max-metrics-per-run"), 1, 100000000, &number, error))
+            return false;
+        config.maxMetricsPerRun = int(number);
+    }
+    if (parser.isSet(maxString)) {
+        if (!parseNumber(parser.value(maxString), QStringLiteral("--max-string-bytes"), 1, qint64(1) << 40, &number, error))
+            return false;
+        config.maxStringBytes = number;
     }
     config.followFiles = parser.values(follow);
     config.tlsCertFile = parser.value(tlsCert);

@@ -4,6 +4,7 @@
 #include <QLocale>
 #include <QVarLengthArray>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -119,6 +120,7 @@ bool isValidId(const QString &id, int maxLength)
 struct Scan {
     int maxDepth = 0;
     bool hasBareNonFinite = false;
+    qsizetype longestString = 0; // bytes between the quotes, as sent
 };
 
 Scan scan(const QByteArray &text)
@@ -126,19 +128,25 @@ Scan scan(const QByteArray &text)
     Scan result;
     int depth = 0;
     bool inString = false;
+    qsizetype stringStart = 0;
     const char *p = text.constData();
     const qsizetype n = text.size();
     for (qsizetype i = 0; i < n; ++i) {
         const char c = p[i];
         if (inString) {
-            if (c == '\\')
+            if (c == '\\') {
                 ++i;
-            else if (c == '"')
+            } else if (c == '"') {
                 inString = false;
+                result.longestString = std::max(result.longestString, i - stringStart);
+            }
             continue;
         }
         switch (c) {
-        case '"': inString = true; break;
+        case '"':
+            inString = true;
+            stringStart = i + 1;
+            break;
         case '[':
         case '{':
             if (++depth > result.maxDepth)
@@ -151,6 +159,8 @@ Scan scan(const QByteArray &text)
         default: break;
         }
     }
+    if (inString) // unterminated: the parser refuses it; count it anyway
+        result.longestString = std::max(result.longestString, n - stringStart);
     return result;
 }
 
@@ -428,7 +438,7 @@ void civilFromDays(qint64 z, qint64 *y, unsigned *m, unsigned *d)
 
 } // namespace
 
-QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth)
+QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth, qint64 maxStringBytes)
 {
     const Scan s = scan(text);
     if (s.maxDepth > maxDepth) {
@@ -436,6 +446,7 @@ QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth)
                        QStringLiteral("JSON nested deeper than %1 levels").arg(maxDepth)};
         return {};
     }
+
     QJsonParseError parseError{};
     QJsonDocument doc = QJsonDocument::fromJson(text, &parseError);
     if (parseError.error != QJsonParseError::NoError && s.hasBareNonFinite) {
@@ -450,6 +461,12 @@ QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth)
                                                    .arg(parseError.offset)};
         return {};
     }
+    if (maxStringBytes > 0 && s.longestString > maxStringBytes) {
+        *error = Error{ErrorCode::TooLarge, QStringLiteral("a string of %1 bytes; the limit is %2 (--max-string-bytes)")
+                                                .arg(s.longestString)
+                                                .arg(maxStringBytes)};
+        return doc; // still parsed, so that the caller can answer with the request's id
+    }
     *error = {};
     return doc;
 }
@@ -461,7 +478,8 @@ bool isValidRunId(const QString &run)
 
 bool isValidStepId(const QString &step)
 {
-    if (step.isEmpty() || step.size() > MaxStepIdLength)
+    // A lone surrogate has no UTF-8 form: the stored envelope would name another step.
+    if (step.isEmpty() || step.size() > MaxStepIdLength || !QStringView(step).isValidUtf16())
         return false;
     for (QChar c : step) {
         if (c.unicode() < 0x20 || c.unicode() == 0x7f)
@@ -539,7 +557,8 @@ Error parseEvent(const QJsonValue &value, qint64 receivedMs, Event *out)
     if (!stepValue.isUndefined() && !stepValue.isNull()) {
         if (stepValue.isString())
             step = stepValue.toString();
-        else if (stepValue.isDouble() && stepValue.toDouble() == std::floor(stepValue.toDouble()))
+        else if (stepValue.isDouble() && stepValue.toDouble() == std::floor(stepValue.toDouble())
+                 && std::fabs(stepValue.toDouble()) <= 9.0e15) // a whole number that fits qint64 exactly
             step = QString::number(qint64(stepValue.toDouble()));
         if (!isValidStepId(step))
             return invalid(QStringLiteral("\"step\" must be a step id of 1 to %1 printable characters")
@@ -600,7 +619,14 @@ void serializeEnvelope(Event *event)
         appendEscaped(out, event->step);
     }
     out.append(",\"ts\":\"");
-    out.append(formatTimestamp(event->tsMs).toLatin1());
+    // The events of one publish mostly share their time: format it once.
+    thread_local qint64 lastMs = std::numeric_limits<qint64>::min();
+    thread_local QByteArray lastText;
+    if (event->tsMs != lastMs) {
+        lastText = formatTimestamp(event->tsMs).toLatin1();
+        lastMs = event->tsMs;
+    }
+    out.append(lastText);
     out.append("\",\"data\":");
     out.append(data);
     out.append('}');
@@ -618,7 +644,8 @@ bool parseEnvelope(const QByteArray &json, Event *out)
     const QJsonValue run = object.value(QLatin1String("run"));
     const QJsonValue type = object.value(QLatin1String("type"));
     qint64 tsMs = 0;
-    if (!seq.isDouble() || !run.isString() || !type.isString()
+    // seq: what this server assigns, at most 9e15; far beyond, converting to qint64 is undefined.
+    if (!seq.isDouble() || !(seq.toDouble() >= 0 && seq.toDouble() <= 9.0e15) || !run.isString() || !type.isString()
         || !parseTimestamp(object.value(QLatin1String("ts")).toString(), &tsMs))
         return false;
     out->seq = qint64(seq.toDouble());
@@ -656,6 +683,8 @@ QByteArray errorFrame(const Error &error, const QJsonValue &id)
                        {QStringLiteral("message"), error.message}};
     if (!id.isUndefined() && !id.isNull())
         object.insert(QStringLiteral("id"), id);
+    if (error.retryAfterMs > 0)
+        object.insert(QStringLiteral("retry_after_ms"), double(error.retryAfterMs));
     return compact(object);
 }
 
@@ -757,8 +786,15 @@ bool parseTimestamp(const QString &text, qint64 *msSinceEpoch)
     if (i != n)
         return false;
     const qint64 days = daysFromCivil(year, unsigned(month), unsigned(day));
-    *msSinceEpoch = ((days * 24 + hour) * 60 + minute - offsetMinutes) * 60000LL
+    const qint64 ms = ((days * 24 + hour) * 60 + minute - offsetMinutes) * 60000LL
         + qMin(second, 59) * 1000LL + millis;
+    // An offset can move the time out of the years 0000-9999 (UTC), which formatTimestamp cannot
+    // write back as read: an envelope with it would not read back from the store.
+    static const qint64 earliest = daysFromCivil(0, 1, 1) * 86400000LL;
+    static const qint64 latest = daysFromCivil(10000, 1, 1) * 86400000LL - 1;
+    if (ms < earliest || ms > latest)
+        return false;
+    *msSinceEpoch = ms;
     return true;
 }
 

@@ -17,8 +17,10 @@ constexpr int MaxStepIdLength = 128;
 
 // Parses JSON text. Bare NaN, Infinity and -Infinity tokens (what Python's json module writes
 // for non-finite floats) are read as the strings "NaN", "Infinity" and "-Infinity".
-// Nesting deeper than maxDepth is refused.
-QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth = 64);
+// Nesting deeper than maxDepth is refused (INVALID_JSON), and so is a string longer than
+// maxStringBytes as sent (TOO_LARGE; 0: no limit): then the document is returned all the same,
+// for the caller's error answer to carry the request's id.
+QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth = 64, qint64 maxStringBytes = 0);
 
 bool isValidRunId(const QString &run);
 bool isValidStepId(const QString &step);

@@ -23,12 +23,17 @@ struct ServerConfig {
     int httpIdleTimeoutMs = 60000;               // idle keep-alive HTTP connection
     int maxHeaderBytes = 64 * 1024;
     int maxSubscriptionsPerClient = 256;
+    qint64 maxEventsPerSecond = 100000;          // per producer (a WebSocket connection; HTTP: per address); 0: no limit
+    qint64 maxBytesPerSecond = 64 * 1024 * 1024; // published bytes per producer; 0: no limit
+    int maxRuns = 10000;                         // runs held; a publish that would start another is refused
+    int maxMetricsPerRun = 10000;                // metric names in one run
+    qint64 maxStringBytes = 1024 * 1024;         // one JSON string (as sent, escapes included)
     int maxConnections = 16384;                  // open TCP connections in total (HTTP and WebSocket)
     int maxConnectionsPerAddress = 4096;         // from one peer address
     qint64 memoryHistoryBytes = qint64(1) << 30; // history budget when there is no data dir
-    bool syncFull = false;
+    bool syncFull = false;                        // fsync every commit: survives power loss too
     int retainDays = 0;                           // finished runs older than this are deleted; 0 keeps all
-    qint64 maxHistoryBytes = 0;                   // past this, the oldest finished runs go; 0: no cap                        // fsync every commit: survives power loss too
+    qint64 maxHistoryBytes = 0;                   // past this, the oldest finished runs go; 0: no cap
     QStringList allowedOrigins;                  // browser origins allowed besides the server's own
     QStringList followFiles;                     // JSON Lines files of events to tail
     QString tlsCertFile;                         // PEM certificate (chain): serve https and wss

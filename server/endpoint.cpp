@@ -248,7 +248,6 @@ void Endpoint::connectionClosed(HttpConnection *connection)
 
 HttpResponse Endpoint::handleRequest(const HttpRequest &request, const QString &peer)
 {
-    Q_UNUSED(peer)
     ++m_counters.httpRequests;
     if (!hostAllowed(request))
         return HttpResponse::error(403, QStringLiteral("FORBIDDEN"),
@@ -272,7 +271,7 @@ HttpResponse Endpoint::handleRequest(const HttpRequest &request, const QString &
     } else {
         bool wrong = false;
         const Role role = roleFor(tokenOf(request), &wrong);
-        response = m_rest->handle(request, role, wrong);
+        response = m_rest->handle(request, role, wrong, peer);
         if (response.status == 401)
             response.addHeader("WWW-Authenticate", "Bearer realm=\"runwatch\"");
     }

@@ -31,8 +31,14 @@ QString errorCodeName(ErrorCode code);
 int httpStatusFor(ErrorCode code);
 
 struct Error {
+    Error() = default;
+    Error(ErrorCode code_, const QString &message_, qint64 retryAfterMs_ = 0)
+        : code(code_), message(message_), retryAfterMs(retryAfterMs_)
+    {
+    }
     ErrorCode code = ErrorCode::None;
     QString message;
+    qint64 retryAfterMs = 0; // RATE_LIMITED: when the same request would be let through
     explicit operator bool() const { return code != ErrorCode::None; }
 };
 

@@ -48,6 +48,11 @@ public:
     virtual qint64 firstRetainedSeq() const = 0;
     virtual qint64 storedEvents() const = 0;
     virtual qint64 storedBytes() const = 0;
+    // False from a failed write (a full disk, a read-only or failing data dir) until a write
+    // succeeds again; reads keep working meanwhile.
+    virtual bool writable() const { return true; }
+    // Writes that failed for such a reason, since the start.
+    virtual qint64 writeErrors() const { return 0; }
 };
 
 } // namespace Runwatch

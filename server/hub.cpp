@@ -5,6 +5,7 @@
 #include <QDataStream>
 #include <QDateTime>
 #include <QJsonArray>
+#include <QSet>
 
 #include <algorithm>
 
@@ -141,10 +142,57 @@ PublishResult Hub::publishJson(const QJsonValue &eventOrArray)
     return publish(std::move(batch));
 }
 
+// The runs a server holds and the metric names a run holds are bounded, so that a producer bug (a
+// new run id or metric name per step) cannot grow memory without end. Checked before anything is
+// stored: the publish is refused whole.
+Error Hub::checkLimits(const EventBatch &events) const
+{
+    QSet<QString> newRuns;
+    QHash<QString, int> metricKeys; // metric values in this batch, per run
+    for (const Event &event : events) {
+        if (m_runs.find(event.run) == m_runs.end())
+            newRuns.insert(event.run);
+        if (event.kind == EventKind::Metric)
+            metricKeys[event.run] += int(event.data.size());
+    }
+    if (!newRuns.isEmpty() && qint64(m_runs.size()) + newRuns.size() > m_config.maxRuns)
+        return Error(ErrorCode::TooLarge, QStringLiteral("the server holds %1 runs, its limit (--max-runs); delete finished "
+                                                         "runs or raise the limit")
+                                              .arg(m_runs.size()));
+    for (auto it = metricKeys.cbegin(); it != metricKeys.cend(); ++it) {
+        const auto run = m_runs.find(it.key());
+        const int held = run == m_runs.end() ? 0 : run->second.metricCount();
+        if (held + it.value() <= m_config.maxMetricsPerRun)
+            continue; // cannot reach the limit even if every name is new
+        // Close to the limit: count the names that are really new.
+        QSet<QString> fresh;
+        for (const Event &event : events) {
+            if (event.run != it.key() || event.kind != EventKind::Metric)
+                continue;
+            for (auto key = event.data.constBegin(); key != event.data.constEnd(); ++key) {
+                if (key.key() != QLatin1String("step") && (run == m_runs.end() || !run->second.series(key.key())))
+                    fresh.insert(key.key());
+            }
+        }
+        if (held + fresh.size() > m_config.maxMetricsPerRun)
+            return Error(ErrorCode::TooLarge, QStringLiteral("run \"%1\" would have %2 metric names; the limit is %3 "
+                                                             "(--max-metrics-per-run)")
+                                                  .arg(it.key())
+                                                  .arg(held + fresh.size())
+                                                  .arg(m_config.maxMetricsPerRun));
+    }
+    return {};
+}
+
 PublishResult Hub::publish(EventBatch events)
 {
     if (events.isEmpty())
         return {};
+    if (Error e = checkLimits(events)) {
+        ++m_counters.limitRefused;
+        ++m_counters.publishRejected;
+        return {e, {}, 0};
+    }
     const qint64 before = m_seq;
     // Events that carry a producer id ("eid") already stored for their run are not stored again:
     // their ack names the seq they got the first time, so a producer may retry without duplicates.
@@ -467,13 +515,23 @@ int Hub::subscriberCount(const QString &run) const
     return int(m_byRun.value(run).size());
 }
 
-bool Hub::removeRun(const QString &id)
+bool Hub::removeRun(const QString &id, bool *storeFailed)
 {
+    if (storeFailed)
+        *storeFailed = false;
     auto it = m_runs.find(id);
     if (it == m_runs.end())
         return false;
     flush();
+    // A run whose events could not be deleted (a full or failing disk) stays, in memory as on
+    // disk, rather than vanish now and come back at the next start.
+    const qint64 errorsBefore = m_store->writeErrors();
     m_store->removeRun(id);
+    if (m_store->writeErrors() != errorsBefore) {
+        if (storeFailed)
+            *storeFailed = true;
+        return false;
+    }
     m_runs.erase(it);
     const QString notice = QString::fromUtf8(Codec::compact(
         QJsonObject{{QStringLiteral("type"), QStringLiteral("run_deleted")}, {QStringLiteral("run"), id}}));

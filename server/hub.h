@@ -54,6 +54,8 @@ struct HubCounters {
     qint64 deliveries = 0;
     qint64 laggingDropped = 0;
     qint64 duplicatesIgnored = 0;
+    qint64 rateLimited = 0;   // publishes refused for a producer's rate limit
+    qint64 limitRefused = 0;  // publishes refused for the run or metric-name limits
 };
 
 // The heart of the server: assigns seq numbers, derives run state, stores, and fans events out,
@@ -81,7 +83,8 @@ public:
     QStringList subscriptionsOf(Subscriber *owner) const;
     int subscriberCount(const QString &run) const;
 
-    bool removeRun(const QString &run);
+    // False for an unknown run, and (with *storeFailed set) when the store could not delete it.
+    bool removeRun(const QString &run, bool *storeFailed = nullptr);
     // Deletes finished runs past the retention policy (config retainDays, maxHistoryBytes): those
     // that ended more than retainDays ago, then, while the history is over its cap, the finished
     // run that ended first. Running runs are never touched. Returns the runs deleted.
@@ -97,6 +100,7 @@ public:
     QVector<const RunState *> runs() const;
     const EventStore &store() const { return *m_store; }
     const HubCounters &counters() const { return m_counters; }
+    void countRateLimited() { ++m_counters.rateLimited; }
     // Events read back from the store when the hub started.
     qint64 restoredEvents() const { return m_restoredEvents; }
     // Whether the start began from a snapshot (then only later events were replayed).
@@ -129,6 +133,7 @@ private:
     QVector<Subscription *> *indexFor(Subscription::Target target, const QString &run);
     void detach(Subscription *sub);
     bool restoreSnapshot(const QByteArray &blob);
+    Error checkLimits(const EventBatch &events) const;
 
     ServerConfig m_config;
     std::unique_ptr<EventStore> m_store;

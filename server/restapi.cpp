@@ -57,10 +57,12 @@ bool queryInteger(const HttpRequest &request, const QString &key, qint64 fallbac
 RestApi::RestApi(Endpoint *endpoint)
     : m_endpoint(endpoint)
     , m_hub(endpoint->hub())
+    , m_limiters(endpoint->config().maxEventsPerSecond, endpoint->config().maxBytesPerSecond,
+                 endpoint->config().maxEventsPerPublish, endpoint->config().maxMessageBytes)
 {
 }
 
-HttpResponse RestApi::handle(const HttpRequest &request, Role role, bool wrongToken)
+HttpResponse RestApi::handle(const HttpRequest &request, Role role, bool wrongToken, const QString &peer)
 {
     QStringList path;
     if (!Http::splitPath(request.path, &path))
@@ -95,7 +97,7 @@ HttpResponse RestApi::handle(const HttpRequest &request, Role role, bool wrongTo
             return methodNotAllowed("POST");
         if (!canPublish(role))
             return errorResponse(ErrorCode::Forbidden, QStringLiteral("a %1 token may not publish").arg(roleName(role)));
-        return postEvents(request);
+        return postEvents(request, peer);
     }
     if (second == QLatin1String("clients") && path.size() == 2) {
         if (!get)
@@ -217,6 +219,8 @@ HttpResponse RestApi::prometheus() const
     metric("clients_dropped_total", "counter", "Clients disconnected by the server.", hub.laggingDropped, "reason=\"lagging\"");
     out.append("runwatch_clients_dropped_total{reason=\"keepalive\"} ").append(QByteArray::number(ep.keepaliveDropped)).append('\n');
     metric("duplicates_ignored_total", "counter", "Events not stored again because their producer id (eid) was known.", hub.duplicatesIgnored);
+    metric("publish_limited_total", "counter", "Publish requests refused for a producer's events/s or bytes/s limit.", hub.rateLimited, "limit=\"rate\"");
+    out.append("runwatch_publish_limited_total{limit=\"runs_or_metrics\"} ").append(QByteArray::number(hub.limitRefused)).append('\n');
     metric("tcp_connections", "gauge", "Open TCP connections (what the connection limits count).", m_endpoint->openConnections());
     metric("connections_refused_total", "counter", "Connections refused at the connection limits.", ep.connectionsRefused);
     metric("queue_bytes", "gauge", "Bytes queued for WebSocket clients and not yet written.", queued);
@@ -224,6 +228,8 @@ HttpResponse RestApi::prometheus() const
     metric("last_seq", "gauge", "Highest seq assigned.", m_hub->lastSeq());
     metric("stored_events", "gauge", "Events held for replay.", m_hub->store().storedEvents());
     metric("stored_bytes", "gauge", "Bytes held for replay.", m_hub->store().storedBytes());
+    metric("store_write_errors_total", "counter", "Writes to the data dir that failed (disk full, read-only, I/O error).", m_hub->store().writeErrors());
+    metric("store_writable", "gauge", "0 from a failed write to the data dir until a write succeeds again, else 1.", m_hub->store().writable() ? 1 : 0);
     metric("uptime_seconds", "gauge", "Seconds since the server started.", m_endpoint->uptimeMs() / 1000);
     HttpResponse r;
     r.contentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -335,13 +341,30 @@ HttpResponse RestApi::metricSeries(const QString &id, const QString &name, const
     return HttpResponse::json(200, out);
 }
 
-HttpResponse RestApi::postEvents(const HttpRequest &request)
+HttpResponse RestApi::postEvents(const HttpRequest &request, const QString &peer)
 {
     Error error;
-    const QJsonDocument doc = Codec::parseJson(request.body, &error);
+    const QJsonDocument doc = Codec::parseJson(request.body, &error, 64, m_endpoint->config().maxStringBytes);
     if (error)
         return errorResponse(error.code, error.message);
     const QJsonValue payload = doc.isArray() ? QJsonValue(doc.array()) : QJsonValue(doc.object());
+    const qint64 events = doc.isArray() ? doc.array().size() : 1;
+    if (const qint64 waitMs = m_limiters.admit(peer, events, request.body.size(), monotonicNs())) {
+        m_hub->countRateLimited();
+        const QString message = QStringLiteral("over the limit of %1 events/s and %2 bytes/s for %3; nothing was "
+                                               "stored, send it again in %4 ms")
+                                    .arg(m_endpoint->config().maxEventsPerSecond)
+                                    .arg(m_endpoint->config().maxBytesPerSecond)
+                                    .arg(peer.isEmpty() ? QStringLiteral("this address") : peer)
+                                    .arg(waitMs);
+        const QJsonObject inner{{QStringLiteral("code"), errorCodeName(ErrorCode::RateLimited)},
+                                {QStringLiteral("message"), message},
+                                {QStringLiteral("retry_after_ms"), double(waitMs)}};
+        HttpResponse r = HttpResponse::json(httpStatusFor(ErrorCode::RateLimited),
+                                            Codec::compact(QJsonObject{{QStringLiteral("error"), inner}}));
+        r.addHeader("Retry-After", QByteArray::number((waitMs + 999) / 1000));
+        return r;
+    }
     const PublishResult result = m_hub->publishJson(payload);
     if (result.error)
         return errorResponse(result.error.code, result.error.message);
@@ -356,8 +379,12 @@ HttpResponse RestApi::postEvents(const HttpRequest &request)
 
 HttpResponse RestApi::deleteRun(const QString &id)
 {
-    if (!m_hub->removeRun(id))
+    bool storeFailed = false;
+    if (!m_hub->removeRun(id, &storeFailed)) {
+        if (storeFailed)
+            return errorResponse(ErrorCode::StoreFailed, QStringLiteral("run \"%1\" could not be deleted from the store; it is kept").arg(id));
         return unknownRun(id);
+    }
     return HttpResponse::json(200, Codec::compact(QJsonObject{{QStringLiteral("deleted"), id}}));
 }
 

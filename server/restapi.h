@@ -2,6 +2,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "ratelimit.h"
 
 namespace Runwatch {
 
@@ -14,7 +15,8 @@ class RestApi
 public:
     explicit RestApi(Endpoint *endpoint);
 
-    HttpResponse handle(const HttpRequest &request, Role role, bool wrongToken);
+    // `peer` is the client's address: HTTP producers are rate limited per address.
+    HttpResponse handle(const HttpRequest &request, Role role, bool wrongToken, const QString &peer = QString());
 
 private:
     HttpResponse dashboard() const;
@@ -26,13 +28,14 @@ private:
     HttpResponse events(const QString &id, const HttpRequest &request) const;
     HttpResponse metricNames(const QString &id) const;
     HttpResponse metricSeries(const QString &id, const QString &name, const HttpRequest &request) const;
-    HttpResponse postEvents(const HttpRequest &request);
+    HttpResponse postEvents(const HttpRequest &request, const QString &peer);
     HttpResponse deleteRun(const QString &id);
     HttpResponse clients() const;
     HttpResponse subscribers(const QString &id) const;
 
     Endpoint *m_endpoint;
     Hub *m_hub;
+    LimiterTable m_limiters;
 };
 
 } // namespace Runwatch

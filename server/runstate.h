@@ -71,6 +71,7 @@ public:
     bool latest(const QString &metric, double *value) const;
 
     QStringList metricNames() const;
+    int metricCount() const { return int(m_series.size()); }
     const MetricSeries *series(const QString &name) const;
     const QVector<StepState> &steps() const { return m_steps; }
     const QString &output() const { return m_output; }

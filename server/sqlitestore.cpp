@@ -1,14 +1,46 @@
 #include "sqlitestore.h"
 
+#include <QDebug>
 #include <QDir>
 #include <QFileInfo>
 #include <QSqlError>
+#include <QStorageInfo>
 #include <QVariant>
 
 #include <algorithm>
 #include <atomic>
 
+#ifdef RUNWATCH_SQLITE_DIRECT
+#include <QSqlDriver>
+#include <sqlite3.h>
+#endif
+
 namespace Runwatch {
+
+struct SqliteStore::Direct {
+    enum Read { Run, All, Lifecycle, ReadCount };
+#ifdef RUNWATCH_SQLITE_DIRECT
+    sqlite3 *db = nullptr;
+    sqlite3_stmt *insert = nullptr;
+    sqlite3_stmt *read[ReadCount] = {};
+    ~Direct()
+    {
+        sqlite3_finalize(insert);
+        for (sqlite3_stmt *statement : read)
+            sqlite3_finalize(statement);
+    }
+    bool prepare(const char *sql, sqlite3_stmt **out)
+    {
+        return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, nullptr) == SQLITE_OK;
+    }
+    // The error of the last call, as the Qt driver would report it.
+    QSqlError error() const
+    {
+        return QSqlError(QStringLiteral("Unable to fetch row"), QString::fromUtf8(sqlite3_errmsg(db)),
+                         QSqlError::StatementError, QString::number(sqlite3_extended_errcode(db)));
+    }
+#endif
+};
 
 namespace {
 
@@ -22,10 +54,64 @@ QString sqlError(const QSqlError &error)
     return text.trimmed();
 }
 
+// SQLite's primary result codes (QSQLITE reports the extended ones: the primary is the low byte).
+constexpr int SqliteReadOnly = 8;
+constexpr int SqliteIoErr = 10;
+constexpr int SqliteFull = 13;
+constexpr int SqliteConstraint = 19;
+
+int primaryCode(const QSqlError &error)
+{
+    return error.nativeErrorCode().toInt() & 0xff;
+}
+
+// What is wrong with the filesystem that holds `dir`, if anything can be seen: a failed write says
+// "disk I/O error" for a full disk as often as "database or disk is full".
+QString filesystemTrouble(const QString &dir)
+{
+    const QStorageInfo info(dir);
+    if (!info.isValid())
+        return QString();
+    if (info.isReadOnly())
+        return QStringLiteral("read-only file system");
+    if (info.bytesAvailable() <= 0)
+        return QStringLiteral("disk full");
+    return QString();
+}
+
 } // namespace
+
+QString SqliteStore::writeFailure(const QSqlError &error) const
+{
+    const int code = primaryCode(error);
+    QString cause = code == SqliteFull ? QStringLiteral("disk full") : filesystemTrouble(m_dir);
+    if (cause.isEmpty())
+        cause = code == SqliteReadOnly ? QStringLiteral("read-only") : code == SqliteIoErr ? QStringLiteral("I/O error") : QStringLiteral("write failed");
+    return QStringLiteral("%1: cannot write %2 (%3, SQLite code %4)")
+        .arg(cause, QDir::toNativeSeparators(m_path), sqlError(error), error.nativeErrorCode());
+}
+
+void SqliteStore::writeFailed(const QString &failure)
+{
+    ++m_writeErrors;
+    if (!m_writable)
+        return;
+    m_writable = false;
+    qWarning().noquote() << QStringLiteral("runwatch: cannot store events: %1; publishes are refused until it can write again")
+                                .arg(failure);
+}
+
+void SqliteStore::writeSucceeded()
+{
+    if (m_writable)
+        return;
+    m_writable = true;
+    qInfo().noquote() << QStringLiteral("runwatch: storing events again in %1").arg(QDir::toNativeSeparators(m_path));
+}
 
 SqliteStore::~SqliteStore()
 {
+    m_direct.reset();
     m_insert.reset();
     m_readRun.reset();
     m_readAll.reset();
@@ -57,7 +143,13 @@ std::unique_ptr<SqliteStore> SqliteStore::open(const QString &dir, Sync sync, QS
 bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
 {
     const QDir data(dir);
+    m_dir = dir;
     m_path = data.filePath(QStringLiteral("runwatch.db"));
+    // A start on a full or read-only dir fails somewhere below; the line names why.
+    auto cause = [&dir] {
+        const QString trouble = filesystemTrouble(dir);
+        return trouble.isEmpty() ? QString() : QStringLiteral(": %1").arg(trouble);
+    };
 
     m_lock = std::make_unique<QLockFile>(data.filePath(QStringLiteral("runwatch.lock")));
     m_lock->setStaleLockTime(0); // a lock whose process is gone is stale, however young
@@ -70,7 +162,7 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
                          .arg(QDir::toNativeSeparators(dir))
                          .arg(pid);
         else
-            *error = QStringLiteral("cannot lock data dir %1").arg(QDir::toNativeSeparators(dir));
+            *error = QStringLiteral("cannot lock data dir %1%2").arg(QDir::toNativeSeparators(dir), cause());
         return false;
     }
 
@@ -82,14 +174,14 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
     QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), m_connection);
     db.setDatabaseName(m_path);
     if (!db.open()) {
-        *error = QStringLiteral("cannot open %1: %2").arg(m_path, sqlError(db.lastError()));
+        *error = QStringLiteral("cannot open %1%2 (%3)").arg(m_path, cause(), sqlError(db.lastError()));
         return false;
     }
     QSqlQuery q(db);
     auto exec = [&](const QString &sql) {
         if (q.exec(sql))
             return true;
-        *error = QStringLiteral("%1: %2").arg(m_path, sqlError(q.lastError()));
+        *error = QStringLiteral("%1%2 (%3)").arg(m_path, cause(), sqlError(q.lastError()));
         return false;
     };
 
@@ -189,47 +281,153 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
         *error = QStringLiteral("%1: %2").arg(m_path, sqlError(m_insert->lastError()));
         return false;
     }
+#ifdef RUNWATCH_SQLITE_DIRECT
+    // RUNWATCH_STORE_QT_SQL=1 keeps everything on the Qt Sql path (for comparing the two).
+    const QVariant handle = db.driver()->handle();
+    if (handle.isValid() && qstrcmp(handle.typeName(), "sqlite3*") == 0 && !qEnvironmentVariableIsSet("RUNWATCH_STORE_QT_SQL")) {
+        auto direct = std::make_unique<Direct>();
+        direct->db = *static_cast<sqlite3 *const *>(handle.constData());
+        if (direct->db
+            && direct->prepare("INSERT INTO events (seq, run, type, lifecycle, ts, envelope, eid) VALUES (?, ?, ?, ?, ?, ?, ?)", &direct->insert)
+            && direct->prepare("SELECT seq, envelope FROM events WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?", &direct->read[Direct::Run])
+            && direct->prepare("SELECT seq, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?", &direct->read[Direct::All])
+            && direct->prepare("SELECT seq, envelope FROM events WHERE lifecycle = 1 AND seq > ? ORDER BY seq LIMIT ?",
+                               &direct->read[Direct::Lifecycle]))
+            m_direct = std::move(direct);
+    }
+#endif
     return true;
 }
+
+#ifdef RUNWATCH_SQLITE_DIRECT
+bool SqliteStore::appendDirect(const EventBatch &events, qint64 *bytes, QSqlError *failure, bool *constraint)
+{
+    sqlite3_stmt *insert = m_direct->insert;
+    for (const Event &event : events) {
+        // Bound as the Qt driver binds them (text as UTF-16, the envelope as a blob), so that rows
+        // written either way compare alike.
+        sqlite3_bind_int64(insert, 1, event.seq);
+        sqlite3_bind_text16(insert, 2, event.run.utf16(), int(event.run.size() * 2), SQLITE_STATIC);
+        sqlite3_bind_text16(insert, 3, event.type.utf16(), int(event.type.size() * 2), SQLITE_STATIC);
+        sqlite3_bind_int(insert, 4, isLifecycle(event.kind) ? 1 : 0);
+        sqlite3_bind_int64(insert, 5, event.tsMs);
+        sqlite3_bind_blob(insert, 6, event.envelope.constData(), int(event.envelope.size()), SQLITE_STATIC);
+        if (event.eid.isEmpty())
+            sqlite3_bind_null(insert, 7);
+        else
+            sqlite3_bind_text16(insert, 7, event.eid.utf16(), int(event.eid.size() * 2), SQLITE_STATIC);
+        const int rc = sqlite3_step(insert);
+        if (rc != SQLITE_DONE) {
+            *failure = m_direct->error();
+            *constraint = (rc & 0xff) == SQLITE_CONSTRAINT;
+            sqlite3_reset(insert);
+            sqlite3_clear_bindings(insert);
+            return false;
+        }
+        sqlite3_reset(insert);
+        *bytes += event.envelope.size();
+    }
+    sqlite3_clear_bindings(insert);
+    return true;
+}
+
+QVector<StoredEnvelope> SqliteStore::readDirect(int which, const QString &run, qint64 since, int limit, qint64 maxBytes) const
+{
+    sqlite3_stmt *query = m_direct->read[which];
+    int i = 1;
+    if (which == Direct::Run)
+        sqlite3_bind_text16(query, i++, run.utf16(), int(run.size() * 2), SQLITE_STATIC);
+    sqlite3_bind_int64(query, i++, since);
+    sqlite3_bind_int(query, i, limit);
+    QVector<StoredEnvelope> out;
+    qint64 bytes = 0;
+    while (out.size() < limit && sqlite3_step(query) == SQLITE_ROW) {
+        const int size = sqlite3_column_bytes(query, 1);
+        if (!out.isEmpty() && bytes + size > maxBytes)
+            break;
+        const char *data = static_cast<const char *>(sqlite3_column_blob(query, 1));
+        out.append(StoredEnvelope{sqlite3_column_int64(query, 0), QByteArray(data, size)});
+        bytes += size;
+    }
+    sqlite3_reset(query);
+    sqlite3_clear_bindings(query);
+    return out;
+}
+#else
+bool SqliteStore::appendDirect(const EventBatch &, qint64 *, QSqlError *, bool *)
+{
+    return false;
+}
+
+QVector<StoredEnvelope> SqliteStore::readDirect(int, const QString &, qint64, int, qint64) const
+{
+    return {};
+}
+#endif
 
 bool SqliteStore::append(const EventBatch &events, QString *error, bool *knownEid)
 {
     if (events.isEmpty())
         return true;
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    if (!db.transaction()) {
+    // BEGIN and COMMIT as statements, not QSqlDatabase::transaction(): only so does the error
+    // carry SQLite's code.
+    QSqlQuery control(QSqlDatabase::database(m_connection, false));
+    auto fail = [&](const QSqlError &sqlite) {
+        const QString failure = writeFailure(sqlite);
+        writeFailed(failure);
         if (error)
-            *error = sqlError(db.lastError());
+            *error = failure;
+        // SQLite may have rolled back already (a full disk at COMMIT does); then this is a no-op.
+        control.exec(QStringLiteral("ROLLBACK"));
         return false;
-    }
+    };
+    if (!control.exec(QStringLiteral("BEGIN")))
+        return fail(control.lastError());
     qint64 bytes = 0;
-    for (const Event &event : events) {
-        m_insert->bindValue(0, event.seq);
-        m_insert->bindValue(1, event.run);
-        m_insert->bindValue(2, event.type);
-        m_insert->bindValue(3, isLifecycle(event.kind) ? 1 : 0);
-        m_insert->bindValue(4, event.tsMs);
-        m_insert->bindValue(5, event.envelope);
-        m_insert->bindValue(6, event.eid.isEmpty() ? QVariant() : QVariant(event.eid));
-        if (!m_insert->exec()) {
+    if (m_direct) {
+        QSqlError insertError;
+        bool constraint = false;
+        if (!appendDirect(events, &bytes, &insertError, &constraint)) {
+            if (!constraint)
+                return fail(insertError);
             // The unique index on (run, eid) refuses a producer id that is stored already.
-            const QString code = m_insert->lastError().nativeErrorCode();
-            if (knownEid && !event.eid.isEmpty()
-                && (code == QLatin1String("2067") || code == QLatin1String("19"))) // SQLITE_CONSTRAINT(_UNIQUE)
+            const QString code = insertError.nativeErrorCode();
+            if (knownEid && (code == QLatin1String("2067") || code == QLatin1String("19")))
                 *knownEid = true;
             if (error)
-                *error = sqlError(m_insert->lastError());
-            db.rollback();
+                *error = sqlError(insertError);
+            control.exec(QStringLiteral("ROLLBACK"));
             return false;
         }
-        bytes += event.envelope.size();
+    } else {
+        for (const Event &event : events) {
+            m_insert->bindValue(0, event.seq);
+            m_insert->bindValue(1, event.run);
+            m_insert->bindValue(2, event.type);
+            m_insert->bindValue(3, isLifecycle(event.kind) ? 1 : 0);
+            m_insert->bindValue(4, event.tsMs);
+            m_insert->bindValue(5, event.envelope);
+            m_insert->bindValue(6, event.eid.isEmpty() ? QVariant() : QVariant(event.eid));
+            if (!m_insert->exec()) {
+                const QSqlError insertError = m_insert->lastError();
+                if (primaryCode(insertError) != SqliteConstraint)
+                    return fail(insertError);
+                // The unique index on (run, eid) refuses a producer id that is stored already.
+                const QString code = insertError.nativeErrorCode();
+                if (knownEid && !event.eid.isEmpty()
+                    && (code == QLatin1String("2067") || code == QLatin1String("19"))) // SQLITE_CONSTRAINT(_UNIQUE)
+                    *knownEid = true;
+                if (error)
+                    *error = sqlError(insertError);
+                control.exec(QStringLiteral("ROLLBACK"));
+                return false;
+            }
+            bytes += event.envelope.size();
+        }
     }
-    if (!db.commit()) {
-        if (error)
-            *error = sqlError(db.lastError());
-        db.rollback();
-        return false;
-    }
+    if (!control.exec(QStringLiteral("COMMIT")))
+        return fail(control.lastError());
+    writeSucceeded();
     m_lastSeq = qMax(m_lastSeq, events.last().seq);
     m_events += events.size();
     m_bytes += bytes;
@@ -255,6 +453,8 @@ QVector<StoredEnvelope> SqliteStore::read(QSqlQuery &query, int limit, qint64 ma
 
 QVector<StoredEnvelope> SqliteStore::readRun(const QString &run, qint64 since, int limit, qint64 maxBytes) const
 {
+    if (m_direct)
+        return readDirect(Direct::Run, run, since, limit, maxBytes);
     m_readRun->bindValue(0, run);
     m_readRun->bindValue(1, since);
     m_readRun->bindValue(2, limit);
@@ -263,6 +463,8 @@ QVector<StoredEnvelope> SqliteStore::readRun(const QString &run, qint64 since, i
 
 QVector<StoredEnvelope> SqliteStore::readAll(qint64 since, int limit, qint64 maxBytes) const
 {
+    if (m_direct)
+        return readDirect(Direct::All, QString(), since, limit, maxBytes);
     m_readAll->bindValue(0, since);
     m_readAll->bindValue(1, limit);
     return read(*m_readAll, limit, maxBytes);
@@ -270,6 +472,8 @@ QVector<StoredEnvelope> SqliteStore::readAll(qint64 since, int limit, qint64 max
 
 QVector<StoredEnvelope> SqliteStore::readLifecycle(qint64 since, int limit, qint64 maxBytes) const
 {
+    if (m_direct)
+        return readDirect(Direct::Lifecycle, QString(), since, limit, maxBytes);
     m_readLifecycle->bindValue(0, since);
     m_readLifecycle->bindValue(1, limit);
     return read(*m_readLifecycle, limit, maxBytes);
@@ -301,15 +505,22 @@ qint64 SqliteStore::findEid(const QString &run, const QString &eid) const
 
 bool SqliteStore::saveSnapshot(qint64 seq, const QByteArray &blob)
 {
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    QSqlQuery q(db);
-    if (!db.transaction())
-        return false;
-    q.prepare(QStringLiteral("INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot', ?), ('snapshot_seq', ?)"));
-    q.addBindValue(blob);
-    q.addBindValue(seq);
-    if (!q.exec() || !db.commit()) {
-        db.rollback();
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    bool ok = q.exec(QStringLiteral("BEGIN"))
+        && q.prepare(QStringLiteral("INSERT OR REPLACE INTO meta (key, value) VALUES ('snapshot', ?), ('snapshot_seq', ?)"));
+    if (ok) {
+        q.addBindValue(blob);
+        q.addBindValue(seq);
+        ok = q.exec() && q.exec(QStringLiteral("COMMIT"));
+    }
+    if (!ok) {
+        // Rolled back: a snapshot of an earlier stop, if any, stays; it is still right, because a
+        // start replays every event after its seq.
+        const QString failure = writeFailure(q.lastError());
+        ++m_writeErrors;
+        q.exec(QStringLiteral("ROLLBACK"));
+        qWarning().noquote() << QStringLiteral("runwatch: snapshot not saved (%1); the next start replays the stored events")
+                                    .arg(failure);
         return false;
     }
     return true;
@@ -333,10 +544,11 @@ void SqliteStore::dropSnapshot()
 
 bool SqliteStore::removeRun(const QString &run)
 {
-    QSqlDatabase db = QSqlDatabase::database(m_connection, false);
-    QSqlQuery q(db);
-    if (!db.transaction())
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    if (!q.exec(QStringLiteral("BEGIN"))) {
+        writeFailed(writeFailure(q.lastError()));
         return false;
+    }
     // Remember the highest seq, in case the run held it: seqs are never handed out twice.
     q.prepare(QStringLiteral("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq_floor', ?)"));
     q.addBindValue(m_lastSeq);
@@ -352,10 +564,12 @@ bool SqliteStore::removeRun(const QString &run)
     ok = ok && q.exec();
     // A snapshot taken before still holds the run.
     ok = ok && q.exec(QStringLiteral("DELETE FROM meta WHERE key IN ('snapshot', 'snapshot_seq')"));
-    if (!ok || !db.commit()) {
-        db.rollback();
+    if (!ok || !q.exec(QStringLiteral("COMMIT"))) {
+        writeFailed(writeFailure(q.lastError()));
+        q.exec(QStringLiteral("ROLLBACK"));
         return false;
     }
+    writeSucceeded();
     m_events -= count;
     m_bytes -= bytes;
     return count > 0;

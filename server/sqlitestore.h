@@ -4,6 +4,7 @@
 
 #include <QLockFile>
 #include <QSqlDatabase>
+#include <QSqlError>
 #include <QSqlQuery>
 
 #include <memory>
@@ -39,6 +40,8 @@ public:
     qint64 firstRetainedSeq() const override { return 0; }
     qint64 storedEvents() const override { return m_events; }
     qint64 storedBytes() const override { return m_bytes; }
+    bool writable() const override { return m_writable; }
+    qint64 writeErrors() const override { return m_writeErrors; }
 
     QString path() const { return m_path; }
     static constexpr int ApplicationId = 0x52575443; // "RWTC": marks the file as ours
@@ -48,9 +51,25 @@ private:
     SqliteStore() = default;
     bool init(const QString &dir, Sync sync, QString *error);
     QVector<StoredEnvelope> read(QSqlQuery &query, int limit, qint64 maxBytes) const;
+    // Why a write failed, with its cause (disk full, read-only, I/O error) and the path.
+    QString writeFailure(const QSqlError &error) const;
+    // Counts a failed write; the first one after a success is logged.
+    void writeFailed(const QString &failure);
+    void writeSucceeded();
+
+    // The hot statements (insert, replay reads) straight through SQLite's C API on the same
+    // connection, when the Qt SQLite driver uses the system's SQLite (decided at build time):
+    // Qt's binding and row caching cost more than SQLite's own work there.
+    struct Direct;
+    std::unique_ptr<Direct> m_direct;
+    bool appendDirect(const EventBatch &events, qint64 *bytes, QSqlError *failure, bool *constraint);
+    QVector<StoredEnvelope> readDirect(int which, const QString &run, qint64 since, int limit, qint64 maxBytes) const;
 
     QString m_connection;
+    QString m_dir;
     QString m_path;
+    bool m_writable = true;
+    qint64 m_writeErrors = 0;
     std::unique_ptr<QLockFile> m_lock;
     qint64 m_lastSeq = 0;
     qint64 m_events = 0;

@@ -29,6 +29,8 @@ WsClient::WsClient(QWebSocket *socket, Endpoint *endpoint, const QString &id, Ro
     , m_role(role)
     , m_connectedMs(nowMs())
     , m_lastSeenMs(m_connectedMs)
+    , m_limiter(endpoint->config().maxEventsPerSecond, endpoint->config().maxBytesPerSecond,
+                endpoint->config().maxEventsPerPublish, endpoint->config().maxMessageBytes)
 {
     socket->setParent(this);
     const quint64 limit = quint64(endpoint->config().maxMessageBytes);
@@ -46,6 +48,8 @@ WsClient::WsClient(QWebSocket *socket, Endpoint *endpoint, const QString &id, Ro
     connect(socket, &QWebSocket::pong, this, [this] { touch(); });
     connect(socket, &QWebSocket::disconnected, this, &WsClient::onDisconnected);
     connect(socket, &QWebSocket::bytesWritten, this, [this] { m_hub->drained(this); });
+    if (socket->state() == QAbstractSocket::UnconnectedState)
+        QMetaObject::invokeMethod(this, &WsClient::onDisconnected, Qt::QueuedConnection);
 }
 
 WsClient::~WsClient()
@@ -102,7 +106,14 @@ void WsClient::cutLoose(int closeCode, const QString &reason)
 
 bool WsClient::keepalive(qint64 now)
 {
-    if (!m_socket || m_closing)
+    // A connection can end without QWebSocket saying so: when the peer was gone before the
+    // QWebSocket was made (it then never sees the socket's disconnected), or when the socket was
+    // freed under it. Such a client is finished here, so that nothing stays behind.
+    if (!m_socket || m_socket->state() == QAbstractSocket::UnconnectedState) {
+        onDisconnected();
+        return true;
+    }
+    if (m_closing)
         return true;
     const ServerConfig &config = m_endpoint->config();
     const qint64 silent = now - m_lastSeenMs;
@@ -152,9 +163,11 @@ void WsClient::onText(const QString &text)
     if (m_closing)
         return;
     Error error;
-    const QJsonDocument doc = Codec::parseJson(text.toUtf8(), &error);
+    const QByteArray utf8 = text.toUtf8();
+    m_messageBytes = utf8.size();
+    const QJsonDocument doc = Codec::parseJson(utf8, &error, 64, m_endpoint->config().maxStringBytes);
     if (error) {
-        sendError(error);
+        sendError(error, doc.isObject() ? doc.object().value(QLatin1String("id")) : QJsonValue());
         return;
     }
     if (!doc.isObject()) {
@@ -220,7 +233,13 @@ void WsClient::opSubscribe(const QJsonObject &op, const QJsonValue &id)
     qint64 since = m_defaultSince;
     const QJsonValue sinceValue = op.value(QLatin1String("since"));
     if (sinceValue.isDouble()) {
-        since = qMax<qint64>(0, qint64(sinceValue.toDouble()));
+        // Seqs stay below 2^53; a larger (or NaN) since is no seq.
+        const double value = sinceValue.toDouble();
+        if (!(value < 9.0e15)) {
+            sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("\"since\" must be a seq number")}, id);
+            return;
+        }
+        since = value < 0 ? 0 : qint64(value);
     } else if (!sinceValue.isUndefined() && !sinceValue.isNull()) {
         sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("\"since\" must be a seq number")}, id);
         return;
@@ -270,6 +289,19 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
         sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("publish needs \"event\": {…} or \"events\": […]")}, id);
         return;
     }
+    const qint64 events = payload.isArray() ? payload.toArray().size() : 1;
+    if (const qint64 waitMs = m_limiter.admit(events, m_messageBytes, monotonicNs())) {
+        m_hub->countRateLimited();
+        sendError(Error{ErrorCode::RateLimited,
+                        QStringLiteral("over this producer's limit of %1 events/s and %2 bytes/s; nothing was stored, "
+                                       "send it again in %3 ms")
+                            .arg(m_endpoint->config().maxEventsPerSecond)
+                            .arg(m_endpoint->config().maxBytesPerSecond)
+                            .arg(waitMs),
+                        waitMs},
+                  id);
+        return;
+    }
     const PublishResult result = m_hub->publishJson(payload);
     if (result.error) {
         sendError(result.error, id);
@@ -277,13 +309,20 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
     }
     if (id.isUndefined() || id.isNull())
         return;
-    QJsonArray seqs;
-    for (qint64 seq : result.seqs)
-        seqs.append(double(seq));
-    QJsonObject ack{{QStringLiteral("type"), QStringLiteral("ack")}, {QStringLiteral("id"), id}, {QStringLiteral("seq"), seqs}};
+    // Written by hand: an ack per publish is on the hot path, and its seq list can be long.
+    QByteArray ack = "{\"type\":\"ack\",\"id\":";
+    ack += id.isString() ? Codec::jsonString(id.toString()) : Codec::compact(QJsonArray{id}).chopped(1).mid(1);
+    ack += ",\"seq\":[";
+    for (qsizetype i = 0; i < result.seqs.size(); ++i) {
+        if (i)
+            ack += ',';
+        ack += QByteArray::number(result.seqs.at(i));
+    }
+    ack += ']';
     if (result.duplicates > 0)
-        ack.insert(QStringLiteral("duplicates"), result.duplicates);
-    sendJson(ack);
+        ack += ",\"duplicates\":" + QByteArray::number(result.duplicates);
+    ack += '}';
+    sendFrame(QString::fromUtf8(ack));
 }
 
 } // namespace Runwatch

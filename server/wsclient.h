@@ -2,6 +2,7 @@
 
 #include "config.h"
 #include "hub.h"
+#include "ratelimit.h"
 
 #include <QJsonObject>
 #include <QObject>
@@ -68,6 +69,8 @@ private:
     qint64 m_defaultSince = 0;
     bool m_closing = false;
     bool m_finished = false;
+    qint64 m_messageBytes = 0; // of the message being handled
+    ProducerLimiter m_limiter;
 };
 
 } // namespace Runwatch

@@ -297,6 +297,11 @@ void TestCli::badInvocation_data()
     QTest::newRow("data dir under a file") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("FILE/sub")} << QStringLiteral("FILE/sub");
     QTest::newRow("data dir is a file") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("FILE")} << QStringLiteral("FILE");
     QTest::newRow("bind not an address") << QStringList{h, QStringLiteral("--bind"), QStringLiteral("nowhere"), p, QStringLiteral("0"), d, QStringLiteral("DATA")} << QStringLiteral("nowhere");
+    QTest::newRow("events/s not a number") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-events-per-second"), QStringLiteral("fast")} << QStringLiteral("--max-events-per-second");
+    QTest::newRow("bytes/s negative") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-bytes-per-second"), QStringLiteral("-5")} << QStringLiteral("--max-bytes-per-second");
+    QTest::newRow("max runs 0") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-runs"), QStringLiteral("0")} << QStringLiteral("--max-runs");
+    QTest::newRow("max metrics per run 0") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-metrics-per-run"), QStringLiteral("0")} << QStringLiteral("--max-metrics-per-run");
+    QTest::newRow("max string bytes empty") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-string-bytes"), QString()} << QStringLiteral("--max-string-bytes");
     QTest::newRow("stray argument") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("extra")} << QStringLiteral("extra");
 }
 

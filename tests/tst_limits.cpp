@@ -1,5 +1,6 @@
 // Integration tests of the server's limits (message size, events per publish, lagging
-// subscribers, handshake timeout, keepalive, HTTP body and head size) and of the rule that a bad
+// subscribers, handshake timeout, keepalive, HTTP body and head size, producer rates, runs,
+// metric names, string lengths) and of the rule that a bad
 // frame never hurts a good connection: real QWebSocket clients, QNetworkAccessManager and raw
 // QTcpSocket clients against a real Server on 127.0.0.1, port 0.
 
@@ -307,6 +308,46 @@ int statusOf(const QByteArray &response)
     return response.mid(9, 3).toInt();
 }
 
+// The body of a raw HTTP answer.
+QByteArray bodyOf(const QByteArray &response)
+{
+    const int end = int(response.indexOf("\r\n\r\n"));
+    return end < 0 ? QByteArray() : response.mid(end + 4);
+}
+
+QByteArray headerOf(const QByteArray &response, const QByteArray &name)
+{
+    const int end = int(response.indexOf("\r\n\r\n"));
+    for (const QByteArray &line : response.left(end).split('\n')) {
+        const int colon = int(line.indexOf(':'));
+        if (colon > 0 && line.left(colon).trimmed().toLower() == name.toLower())
+            return line.mid(colon + 1).trimmed();
+    }
+    return QByteArray();
+}
+
+QByteArray postRequest(const QByteArray &body)
+{
+    return "POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: "
+        + QByteArray::number(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+QJsonArray metricEvents(const QString &run, const QStringList &names, int step)
+{
+    QJsonObject data{{QStringLiteral("step"), step}};
+    for (const QString &name : names)
+        data.insert(name, 0.5);
+    return QJsonArray{Test::event(run, QStringLiteral("metric"), data)};
+}
+
+// Publishes and returns the answer (ack or error).
+QJsonObject publishAnswer(Test::WsProbe &producer, const QJsonArray &events)
+{
+    const QString id = Test::nextId();
+    producer.send(Test::publishOp(events, id));
+    return Test::waitAnswer(producer, id);
+}
+
 } // namespace
 
 class TestLimits : public QObject
@@ -327,6 +368,13 @@ private Q_SLOTS:
     void httpLimitsNam();
     void badFrameKeepsConnection_data();
     void badFrameKeepsConnection();
+    void producerEventRate();
+    void producerByteRate();
+    void httpProducerRate();
+    void runLimit();
+    void metricNameLimit();
+    void stringLengthLimit_data();
+    void stringLengthLimit();
 };
 
 void TestLimits::messageOverLimitCloses1009_data()
@@ -792,6 +840,207 @@ void TestLimits::badFrameKeepsConnection()
     const HttpResult events = httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/g/events")));
     QCOMPARE(events.status, 200);
     QCOMPARE(QJsonDocument::fromJson(events.body).array().size(), 14);
+}
+
+// A producer over its events/s budget is refused whole (RATE_LIMITED, with when to come back),
+// stays connected, and is let through when it comes back; other producers are not affected.
+void TestLimits::producerEventRate()
+{
+    ServerConfig config;
+    config.maxEventsPerSecond = 50; // a burst of max(2 x 50, 100 per publish) = 100 events
+    config.maxEventsPerPublish = 100;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    ProbePtr other = openProbe(srv.ws(QStringLiteral("/ws")));
+    ProbePtr sub = openProbe(srv.ws(QStringLiteral("/ws/runs/rate")));
+    QVERIFY(producer->waitConnected() && other->waitConnected() && sub->waitConnected());
+    QVERIFY(!sub->waitMessage(QStringLiteral("welcome")).isEmpty());
+
+    QVector<qint64> expected = publishAcked(*producer, logEvents(QStringLiteral("rate"), 100));
+    QCOMPARE(expected.size(), 100);
+    // The bucket is empty now: the next 100 need two seconds of refill.
+    const QJsonObject refused = publishAnswer(*producer, logEvents(QStringLiteral("rate"), 100, 0, 100));
+    QCOMPARE(refused.value(kType).toString(), QStringLiteral("error"));
+    QCOMPARE(refused.value(kCode).toString(), QStringLiteral("RATE_LIMITED"));
+    const qint64 retryMs = qint64(refused.value(QLatin1String("retry_after_ms")).toDouble());
+    QVERIFY2(retryMs > 0 && retryMs <= 2000, qPrintable(describe(refused)));
+    QVERIFY(refused.value(QLatin1String("message")).toString().contains(QLatin1String("50 events/s")));
+    QVERIFY(producer->isConnected());
+
+    // Another producer has a budget of its own.
+    const QVector<qint64> fromOther = publishAcked(*other, logEvents(QStringLiteral("rate"), 100, 0, 1000));
+    QCOMPARE(fromOther.size(), 100);
+    expected += fromOther;
+
+    // Small publishes still find no room until the bucket refills ...
+    const QJsonObject stillRefused = publishAnswer(*producer, logEvents(QStringLiteral("rate"), 100, 0, 100));
+    QCOMPARE(stillRefused.value(kCode).toString(), QStringLiteral("RATE_LIMITED"));
+    // ... and the same publish goes through once the producer waited as told.
+    QTest::qWait(int(qint64(stillRefused.value(QLatin1String("retry_after_ms")).toDouble()) + 100));
+    const QVector<qint64> later = publishAcked(*producer, logEvents(QStringLiteral("rate"), 100, 0, 100));
+    QCOMPARE(later.size(), 100);
+    expected += later;
+
+    // Subscribers saw exactly the accepted events.
+    QVERIFY(sub->waitEvents(int(expected.size())));
+    QVERIFY(sync(*sub));
+    QCOMPARE(sub->seqs(), expected);
+    QCOMPARE(sub->events().first().value(QLatin1String("data")).toObject().value(QLatin1String("message")).toString(),
+             QStringLiteral("line 0 "));
+}
+
+void TestLimits::producerByteRate()
+{
+    ServerConfig config;
+    config.maxBytesPerSecond = 1000;
+    config.maxMessageBytes = 4096; // the burst: one message of the largest size
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(producer->waitConnected());
+    QVERIFY(!producer->waitMessage(QStringLiteral("welcome")).isEmpty());
+    QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("bytes"), 1, 3000)).size(), 1);
+    const QJsonObject refused = publishAnswer(*producer, logEvents(QStringLiteral("bytes"), 1, 3000, 1));
+    QCOMPARE(refused.value(kCode).toString(), QStringLiteral("RATE_LIMITED"));
+    QVERIFY(refused.value(QLatin1String("retry_after_ms")).toDouble() > 0);
+    // Small publishes fit in what is left.
+    QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("bytes"), 1, 10, 2)).size(), 1);
+    QTest::qWait(int(refused.value(QLatin1String("retry_after_ms")).toDouble()) + 200);
+    QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("bytes"), 1, 3000, 1)).size(), 1);
+}
+
+// HTTP producers are limited per address: 429 with Retry-After, nothing stored; reads go on.
+void TestLimits::httpProducerRate()
+{
+    ServerConfig config;
+    config.maxEventsPerSecond = 20; // burst: max(40, 50 per publish) = 50
+    config.maxEventsPerPublish = 50;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    const QByteArray body = QJsonDocument(logEvents(QStringLiteral("http-rate"), 50)).toJson(QJsonDocument::Compact);
+    const QByteArray first = rawHttp(srv.port(), postRequest(body));
+    QCOMPARE(statusOf(first), 200);
+    // A new connection from the same address shares the budget.
+    const QByteArray second = rawHttp(srv.port(), postRequest(body));
+    QCOMPARE(statusOf(second), 429);
+    const QJsonObject error = QJsonDocument::fromJson(bodyOf(second)).object().value(QLatin1String("error")).toObject();
+    QCOMPARE(error.value(kCode).toString(), QStringLiteral("RATE_LIMITED"));
+    const int retryAfter = headerOf(second, "Retry-After").toInt();
+    QVERIFY2(retryAfter >= 1 && retryAfter <= 3, headerOf(second, "Retry-After").constData());
+    // Nothing of the refused request was stored; reads are not limited.
+    const QByteArray run = rawHttp(srv.port(), "GET /api/runs/http-rate HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    QCOMPARE(statusOf(run), 200);
+    QCOMPARE(QJsonDocument::fromJson(bodyOf(run)).object().value(QLatin1String("event_count")).toInt(), 50);
+    // A WebSocket producer from the same address has its own budget.
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(producer->waitConnected());
+    QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("http-rate"), 50)).size(), 50);
+    QTest::qWait(retryAfter * 1000 + 100);
+    QCOMPARE(statusOf(rawHttp(srv.port(), postRequest(body))), 200);
+    const QByteArray metrics = rawHttp(srv.port(), "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    QVERIFY2(metrics.contains("runwatch_publish_limited_total{limit=\"rate\"} 1\n"), bodyOf(metrics).constData());
+}
+
+void TestLimits::runLimit()
+{
+    ServerConfig config;
+    config.maxRuns = 3;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(producer->waitConnected());
+    for (const QString &run : {QStringLiteral("a"), QStringLiteral("b"), QStringLiteral("c")})
+        QCOMPARE(publishAcked(*producer, logEvents(run, 2)).size(), 2);
+    QJsonObject refused = publishAnswer(*producer, logEvents(QStringLiteral("d"), 1));
+    QCOMPARE(refused.value(kCode).toString(), QStringLiteral("TOO_LARGE"));
+    QVERIFY2(refused.value(QLatin1String("message")).toString().contains(QLatin1String("--max-runs")), qPrintable(describe(refused)));
+    // All or nothing: the event for the known run "a" in the same publish is not stored either.
+    QJsonArray mixed = logEvents(QStringLiteral("a"), 1, 0, 10);
+    mixed.append(logEvents(QStringLiteral("e"), 1).first());
+    refused = publishAnswer(*producer, mixed);
+    QCOMPARE(refused.value(kCode).toString(), QStringLiteral("TOO_LARGE"));
+    QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("a"), 1, 0, 20)).size(), 1);
+    QNetworkAccessManager nam;
+    const HttpResult events = httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/a/events")));
+    QCOMPARE(events.status, 200);
+    QCOMPARE(QJsonDocument::fromJson(events.body).array().size(), 3);
+    // Deleting a run makes room.
+    QCOMPARE(httpCall(nam, "DELETE", srv.http(QStringLiteral("/api/runs/b"))).status, 200);
+    QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("d"), 1)).size(), 1);
+    QCOMPARE(httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/e"))).status, 404);
+}
+
+void TestLimits::metricNameLimit()
+{
+    ServerConfig config;
+    config.maxMetricsPerRun = 5;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(producer->waitConnected());
+    const QStringList five{QStringLiteral("loss"), QStringLiteral("lr"), QStringLiteral("acc"), QStringLiteral("m4"), QStringLiteral("m5")};
+    QCOMPARE(publishAcked(*producer, metricEvents(QStringLiteral("m"), five, 1)).size(), 1);
+    // Known names go on being logged, at any rate.
+    QCOMPARE(publishAcked(*producer, metricEvents(QStringLiteral("m"), five, 2)).size(), 1);
+    const QJsonObject refused = publishAnswer(*producer, metricEvents(QStringLiteral("m"), {QStringLiteral("loss"), QStringLiteral("sixth")}, 3));
+    QCOMPARE(refused.value(kCode).toString(), QStringLiteral("TOO_LARGE"));
+    QVERIFY2(refused.value(QLatin1String("message")).toString().contains(QLatin1String("--max-metrics-per-run")), qPrintable(describe(refused)));
+    // Another run has names of its own.
+    QCOMPARE(publishAcked(*producer, metricEvents(QStringLiteral("n"), five, 1)).size(), 1);
+    QNetworkAccessManager nam;
+    const HttpResult names = httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/m/metrics")));
+    QCOMPARE(names.status, 200);
+    QVERIFY2(!names.body.contains("sixth"), names.body.constData());
+    const HttpResult loss = httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/m/metrics/loss")));
+    QCOMPARE(QJsonDocument::fromJson(loss.body).object().value(QLatin1String("points")).toArray().size(), 2);
+}
+
+void TestLimits::stringLengthLimit_data()
+{
+    QTest::addColumn<QString>("where");
+    QTest::addColumn<int>("length");
+    QTest::addColumn<bool>("accepted");
+    QTest::newRow("message at the limit") << QStringLiteral("message") << 1000 << true;
+    QTest::newRow("message over the limit") << QStringLiteral("message") << 1001 << false;
+    QTest::newRow("escapes count as sent") << QStringLiteral("escaped") << 600 << false;
+    QTest::newRow("a long key") << QStringLiteral("key") << 1001 << false;
+}
+
+void TestLimits::stringLengthLimit()
+{
+    QFETCH(QString, where);
+    QFETCH(int, length);
+    QFETCH(bool, accepted);
+    ServerConfig config;
+    config.maxStringBytes = 1000;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    QJsonObject data{{QStringLiteral("level"), QStringLiteral("info")}, {QStringLiteral("message"), QStringLiteral("x")}};
+    if (where == QLatin1String("message"))
+        data.insert(QStringLiteral("message"), QString(length, QLatin1Char('m')));
+    else if (where == QLatin1String("escaped")) // each newline is sent as two bytes: 1200
+        data.insert(QStringLiteral("message"), QString(length, QLatin1Char('\n')));
+    else
+        data.insert(QString(length, QLatin1Char('k')), 1);
+    const QJsonArray events{Test::event(QStringLiteral("s"), QStringLiteral("log"), data)};
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(producer->waitConnected());
+    const QJsonObject answer = publishAnswer(*producer, events);
+    QNetworkAccessManager nam;
+    const HttpResult post = httpCall(nam, "POST", srv.http(QStringLiteral("/api/events")),
+                                     QJsonDocument(events).toJson(QJsonDocument::Compact));
+    if (accepted) {
+        QCOMPARE(answer.value(kType).toString(), QStringLiteral("ack"));
+        QCOMPARE(post.status, 200);
+    } else {
+        QCOMPARE(answer.value(kCode).toString(), QStringLiteral("TOO_LARGE"));
+        QVERIFY2(answer.value(QLatin1String("message")).toString().contains(QLatin1String("--max-string-bytes")), qPrintable(describe(answer)));
+        QCOMPARE(post.status, 413);
+        QCOMPARE(post.errorCode(), QStringLiteral("TOO_LARGE"));
+        QVERIFY(producer->isConnected());
+        QCOMPARE(httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/s"))).status, 404);
+    }
 }
 
 QTEST_MAIN(TestLimits)

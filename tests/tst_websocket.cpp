@@ -476,6 +476,7 @@ void TestWebSocket::badSince_data()
     QTest::newRow("lifecycle since=1x") << QStringLiteral("/ws/runs?since=1x") << QString();
     QTest::newRow("op since string") << QStringLiteral("/ws") << QStringLiteral("{\"op\":\"subscribe\",\"run\":\"s\",\"since\":\"abc\",\"id\":\"b1\"}");
     QTest::newRow("op since object") << QStringLiteral("/ws") << QStringLiteral("{\"op\":\"subscribe\",\"run\":\"s\",\"since\":{},\"id\":\"b1\"}");
+    QTest::newRow("op since 1e300") << QStringLiteral("/ws") << QStringLiteral("{\"op\":\"subscribe\",\"run\":\"s\",\"since\":1e300,\"id\":\"b1\"}");
 }
 
 void TestWebSocket::badSince()

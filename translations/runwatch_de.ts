@@ -719,5 +719,25 @@ das Desktop-Fenster und entfernte Dashboards sehen sie innerhalb von Millisekund
         <source>Open connections from one address (default 4096).</source>
         <translation>Offene Verbindungen von einer Adresse (Standard 4096).</translation>
     </message>
+    <message>
+        <source>Events a second one producer may publish, in bursts of up to two seconds&apos; worth (default 100000; 0: no limit).</source>
+        <translation>Ereignisse pro Sekunde, die ein Produzent senden darf, in Schüben von bis zu zwei Sekunden (Standard 100000; 0: keine Grenze).</translation>
+    </message>
+    <message>
+        <source>Bytes a second one producer may publish (default 67108864; 0: no limit).</source>
+        <translation>Bytes pro Sekunde, die ein Produzent senden darf (Standard 67108864; 0: keine Grenze).</translation>
+    </message>
+    <message>
+        <source>Runs the server holds; events that would start another are refused (default 10000).</source>
+        <translation>Läufe, die der Server hält; Ereignisse, die einen weiteren beginnen würden, werden abgelehnt (Standard 10000).</translation>
+    </message>
+    <message>
+        <source>Metric names one run may have (default 10000).</source>
+        <translation>Metriknamen, die ein Lauf haben darf (Standard 10000).</translation>
+    </message>
+    <message>
+        <source>Longest JSON string in a published event (default 1048576).</source>
+        <translation>Längste JSON-Zeichenkette in einem gesendeten Ereignis (Standard 1048576).</translation>
+    </message>
 </context>
 </TS>

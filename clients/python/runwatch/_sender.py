@@ -119,6 +119,7 @@ class Sender(threading.Thread):
         self._stopping = False         # finish() asked: deliver what is there, then end
         self._retry_at = 0.0
         self._backoff = 0.0
+        self._retry_hint = 0.0  # seconds the server asked us to wait (429 RATE_LIMITED)
         self._warned = set()
         self._pending_warning = None
         self.sent = 0
@@ -277,7 +278,8 @@ class Sender(threading.Thread):
                     self._backoff = min(2.0, max(0.1, self._backoff * 2))
                     if self._stopping:
                         self._backoff = min(self._backoff, 0.25)
-                    self._retry_at = time.monotonic() + self._backoff
+                    self._retry_at = time.monotonic() + max(self._backoff, self._retry_hint)
+                    self._retry_hint = 0.0
                     self.idle.notify_all()
                     return False
 
@@ -357,6 +359,15 @@ class Sender(threading.Thread):
                 logger.warning("runwatch: the server refused an event (%s): %s", self.last_error, lines[i][:300])
                 return self._deliver(lines[:i] + lines[i + 1:])
             return all(self._deliver([line]) for line in lines)
+        if status == 429:
+            # Over this producer's rate limit: nothing was stored; send the same events again when
+            # the server says there is room (they stay queued or spooled meanwhile).
+            wait_ms = error.get("retry_after_ms") if isinstance(error, dict) else None
+            if isinstance(wait_ms, (int, float)) and wait_ms > 0:
+                self._retry_hint = min(60.0, wait_ms / 1000.0)
+            self._warn_once("rate", "runwatch: the server limits this producer's rate (%s); events are kept "
+                                    "and sent when it lets them in" % self.last_error)
+            return False
         if status in (401, 403):
             self._warn_once("auth", "runwatch: the server refused the token (%s); set RUNWATCH_TOKEN. "
                                     "Events are kept in the spool." % self.last_error)

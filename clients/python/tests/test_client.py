@@ -298,6 +298,29 @@ class ServerComesLater(SpoolDirMixin):
         finally:
             server.stop()
 
+    def test_rate_limited_producer_gets_every_event_in_exactly_once(self):
+        # A burst of 10,000 events (one publish's worth), then 2,000 a second: 16,000 events are
+        # partly refused with 429 and must all arrive, once each, in order, when the SDK waits as told.
+        server = Server(args=["--max-events-per-second", "2000"])
+        try:
+            with self.assertLogs("runwatch", "WARNING") as logs:
+                run = runwatch.init("limited", url=server.url)
+                for i in range(16000):
+                    run.log({"loss": 1.0 / (i + 1)}, step=i)
+                self.assertTrue(run.finish(timeout=60))
+            self.assertTrue(any("limits this producer's rate" in line for line in logs.output), logs.output)
+            events = server.events(run.id)
+            steps = [e["data"]["step"] for e in events if e["type"] == "metric"]
+            self.assertEqual(steps, list(range(16000)))
+            import urllib.request
+            with urllib.request.urlopen(server.url + "/metrics", timeout=10) as resp:
+                text = resp.read().decode()
+            limited = [line for line in text.splitlines() if line.startswith('runwatch_publish_limited_total{limit="rate"}')]
+            self.assertTrue(limited and int(limited[0].split()[-1]) > 0, limited)
+            self.assertEqual(self.spool_files(), [])
+        finally:
+            server.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
