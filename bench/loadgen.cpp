@@ -3,6 +3,7 @@
 //
 //   runwatch_loadgen [--url ws://127.0.0.1:7600 | --spawn PATH/runwatch] [--events N] [--batch B]
 //                    [--window W] [--producers P] [--subscribers S] [--rate EVENTS_PER_S] [--payload BYTES]
+//                    [--sub-threads T] [--idle N] [--server-pid PID]
 //
 // Closed loop (default): each producer keeps W publishes in flight. Open loop (--rate): events are
 // sent on a fixed schedule whatever the acks do, for latency measurements.
@@ -24,10 +25,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace {
@@ -48,6 +51,8 @@ struct Options {
     int payload = 0;
     QString run = QStringLiteral("bench");
     QString token;
+    int subThreads = 2;
+    int idle = 0;
 };
 
 // One subscriber: counts events, checks order, samples latency.
@@ -78,28 +83,57 @@ public:
     }
     QString m_base;
     std::atomic<int> cutLoose{0};
+    // Envelopes are scanned, not parsed: a full JSON parse per delivery would make the load generator,
+    // not the server, the bottleneck at hundreds of subscribers. Every "seq" key starts an envelope
+    // (single or inside a batch frame); the next "t" key before the following "seq" is the producer's
+    // send time. Whitespace after ':' is allowed, as other servers write it.
+    static qint64 numberAfter(QStringView text, qsizetype &pos)
+    {
+        while (pos < text.size() && (text[pos] == QLatin1Char(' ') || text[pos] == QLatin1Char(':')))
+            ++pos;
+        qint64 v = 0;
+        bool any = false;
+        while (pos < text.size() && text[pos].isDigit()) {
+            v = v * 10 + (text[pos].unicode() - '0');
+            ++pos;
+            any = true;
+        }
+        return any ? v : -1;
+    }
     void onText(const QString &text)
     {
         const qint64 now = monoNs();
-        const QJsonObject obj = QJsonDocument::fromJson(text.toUtf8()).object();
-        auto take = [&](const QJsonObject &e) {
-            const qint64 seq = qint64(e.value(QLatin1String("seq")).toDouble());
+        const QStringView view(text);
+        static const QString seqKey = QStringLiteral("\"seq\"");
+        static const QString tKey = QStringLiteral("\"t\"");
+        qsizetype pos = view.indexOf(seqKey);
+        if (pos < 0) {
+            if (view.contains(QLatin1String("welcome")) || view.startsWith(QLatin1String("{\"client_id\"")))
+                welcomed = true;
+            return;
+        }
+        while (pos >= 0) {
+            pos += seqKey.size();
+            const qint64 seq = numberAfter(view, pos);
+            const qsizetype next = view.indexOf(seqKey, pos);
+            if (seq < 0) {
+                pos = next;
+                continue;
+            }
             if (seq <= lastSeq)
                 ++duplicates;
             lastSeq = qMax(lastSeq, seq);
-            ++received;
-            const QJsonObject data = e.value(QLatin1String("data")).toObject();
-            const double t = data.value(QLatin1String("t")).toDouble();
-            if (t > 0 && (received % 7 == 0 || m_expected < 50000))
-                latencies.push_back(now - qint64(t));
-        };
-        if (obj.value(QLatin1String("type")).toString() == QLatin1String("batch")) {
-            for (const QJsonValue &v : obj.value(QLatin1String("events")).toArray())
-                take(v.toObject());
-        } else if (obj.contains(QLatin1String("seq"))) {
-            take(obj);
-        } else if (obj.value(QLatin1String("type")).toString() == QLatin1String("welcome")) {
-            welcomed = true;
+            const qint64 count = ++received;
+            if (count % 7 == 0 || m_expected < 50000) {
+                qsizetype tp = view.indexOf(tKey, pos);
+                if (tp >= 0 && (next < 0 || tp < next)) {
+                    tp += tKey.size();
+                    const qint64 t = numberAfter(view, tp);
+                    if (t > 0)
+                        latencies.push_back(now - t);
+                }
+            }
+            pos = next;
         }
     }
     QWebSocket m_socket;
@@ -223,6 +257,16 @@ ProcStat procStat(qint64 pid)
     return s;
 }
 
+// Thousands of connections need as many descriptors: take the hard limit.
+void raiseFileLimit()
+{
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+}
+
 double percentile(std::vector<qint64> &v, double p)
 {
     if (v.empty())
@@ -252,6 +296,8 @@ int main(int argc, char **argv)
         {QStringLiteral("payload"), QStringLiteral("extra bytes per event"), QStringLiteral("BYTES"), QStringLiteral("0")},
         {QStringLiteral("token"), QStringLiteral("producer token"), QStringLiteral("T")},
         {QStringLiteral("run"), QStringLiteral("run id"), QStringLiteral("ID"), QStringLiteral("bench")},
+        {QStringLiteral("sub-threads"), QStringLiteral("threads the subscribers are spread over"), QStringLiteral("T"), QStringLiteral("2")},
+        {QStringLiteral("idle"), QStringLiteral("idle WebSocket connections to hold (with --events 0: only measure them)"), QStringLiteral("N"), QStringLiteral("0")},
     });
     parser.process(app);
     Options o;
@@ -264,6 +310,10 @@ int main(int argc, char **argv)
     o.payload = parser.value(QStringLiteral("payload")).toInt();
     o.token = parser.value(QStringLiteral("token"));
     o.run = parser.value(QStringLiteral("run"));
+    o.subThreads = qBound(1, parser.value(QStringLiteral("sub-threads")).toInt(), 64);
+    o.idle = qMax(0, parser.value(QStringLiteral("idle")).toInt());
+    raiseFileLimit();
+    std::vector<std::unique_ptr<QWebSocket>> idleHeld;
 
     QProcess server;
     qint64 serverPid = parser.value(QStringLiteral("server-pid")).toLongLong();
@@ -286,19 +336,73 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    // Subscribers on a thread of their own, so that counting does not slow the producers.
-    QThread subThread;
-    subThread.start();
-    QObject subContext;
-    subContext.moveToThread(&subThread);
-    std::vector<std::unique_ptr<Subscriber>> subs;
-    QMetaObject::invokeMethod(
-        &subContext,
-        [&] {
-            for (int i = 0; i < o.subscribers; ++i)
-                subs.emplace_back(new Subscriber(o, o.events));
-        },
-        Qt::BlockingQueuedConnection);
+    // Idle connections (--idle N): opened and held before the measured part, to see what an idle
+    // client costs the server.
+    if (o.idle > 0) {
+        const ProcStat base = procStat(serverPid);
+        std::vector<std::unique_ptr<QWebSocket>> idle;
+        idle.reserve(size_t(o.idle));
+        std::atomic<int> up{0};
+        int failed = 0;
+        QElapsedTimer idleClock;
+        idleClock.start();
+        const QUrl idleUrl(o.url + QStringLiteral("/ws/runs/") + o.run + QStringLiteral("?replay=0")
+                           + (o.token.isEmpty() ? QString() : QStringLiteral("&token=") + o.token));
+        for (int i = 0; i < o.idle; ++i) {
+            auto socket = std::make_unique<QWebSocket>();
+            QObject::connect(socket.get(), &QWebSocket::connected, [&up] { ++up; });
+            QObject::connect(socket.get(), &QWebSocket::disconnected, [&failed] { ++failed; });
+            socket->open(idleUrl);
+            idle.push_back(std::move(socket));
+            // Keep the number of handshakes in flight modest, as a fleet of clients would.
+            while (i + 1 - up - failed > 256 && idleClock.elapsed() < 120000)
+                QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+        }
+        while (up + failed < o.idle && idleClock.elapsed() < 120000)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+        // Let the server settle (handshake buffers freed, first keepalive not yet due).
+        QElapsedTimer settle;
+        settle.start();
+        while (settle.elapsed() < 2000)
+            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+        const ProcStat held = procStat(serverPid);
+        std::printf("idle_connections %d open %d failed %d in %.1f s\n", o.idle, int(up), failed, double(idleClock.elapsed()) / 1000.0);
+        if (serverPid > 0 && up > 0)
+            std::printf("idle_rss_mb before %.1f after %.1f per_connection_kib %.1f\n", double(base.rssKb) / 1024.0,
+                        double(held.rssKb) / 1024.0, double(held.rssKb - base.rssKb) / double(int(up)));
+        if (o.events <= 0) {
+            for (auto &socket : idle)
+                socket->abort();
+            if (server.state() != QProcess::NotRunning) {
+                server.terminate();
+                server.waitForFinished(5000);
+            }
+            return failed == 0 ? 0 : 1;
+        }
+        idleHeld = std::move(idle);
+    }
+
+    // Subscribers on threads of their own, so that counting does not slow the producers.
+    std::vector<std::unique_ptr<QThread>> subThreads;
+    std::vector<std::unique_ptr<QObject>> subContexts;
+    for (int t = 0; t < o.subThreads; ++t) {
+        subThreads.emplace_back(new QThread);
+        subThreads.back()->start();
+        subContexts.emplace_back(new QObject);
+        subContexts.back()->moveToThread(subThreads.back().get());
+    }
+    std::vector<std::unique_ptr<Subscriber>> subs(size_t(o.subscribers));
+    auto onEachThread = [&](const std::function<void(int, size_t)> &work) {
+        for (int t = 0; t < o.subThreads; ++t)
+            QMetaObject::invokeMethod(
+                subContexts[size_t(t)].get(),
+                [&, t] {
+                    for (size_t i = size_t(t); i < subs.size(); i += size_t(o.subThreads))
+                        work(t, i);
+                },
+                Qt::BlockingQueuedConnection);
+    };
+    onEachThread([&](int, size_t i) { subs[i].reset(new Subscriber(o, o.events)); });
     std::atomic<qint64> acked{0};
     std::vector<std::unique_ptr<Producer>> producers;
     for (int i = 0; i < o.producers; ++i)
@@ -315,7 +419,7 @@ int main(int argc, char **argv)
                 return false;
         return true;
     };
-    while (!allUp() && wait.elapsed() < 30000)
+    while (!allUp() && wait.elapsed() < 120000)
         QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
     if (!allUp()) {
         std::fprintf(stderr, "loadgen: connections did not come up\n");
@@ -346,12 +450,10 @@ int main(int argc, char **argv)
     // Let stragglers (duplicates) arrive before counting.
     QThread::msleep(200);
     const ProcStat after = procStat(serverPid);
-    QMetaObject::invokeMethod(&subContext, [&] {
-        for (auto &s : subs) {
-            s->m_socket.disconnect();
-            s->m_socket.abort();
-        }
-    }, Qt::BlockingQueuedConnection);
+    onEachThread([&](int, size_t i) {
+        subs[i]->m_socket.disconnect();
+        subs[i]->m_socket.abort();
+    });
 
     std::vector<qint64> lat;
     qint64 dups = 0, got = 0;
@@ -375,9 +477,14 @@ int main(int argc, char **argv)
     if (serverPid > 0)
         std::printf("server_rss_mb %.1f peak_rss_mb %.1f cpu_s %.2f\n", double(after.rssKb) / 1024.0, double(after.hwmKb) / 1024.0,
                     after.cpuS - before.cpuS);
-    QMetaObject::invokeMethod(&subContext, [&] { subs.clear(); }, Qt::BlockingQueuedConnection);
-    subThread.quit();
-    subThread.wait();
+    onEachThread([&](int, size_t i) { subs[i].reset(); });
+    for (auto &thread : subThreads) {
+        thread->quit();
+        thread->wait();
+    }
+    subContexts.clear();
+    for (auto &socket : idleHeld)
+        socket->abort();
     producers.clear();
     if (server.state() != QProcess::NotRunning) {
         server.terminate();
