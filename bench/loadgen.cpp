@@ -257,6 +257,19 @@ ProcStat procStat(qint64 pid)
     return s;
 }
 
+// Runs the event loop until something happened, or 2 ms passed: waiting, not spinning, so that the
+// load generator's main thread leaves the CPU to the server and the subscribers meanwhile.
+void waitForEvents()
+{
+    static QTimer *tick = [] {
+        auto *timer = new QTimer(QCoreApplication::instance());
+        timer->start(2);
+        return timer;
+    }();
+    Q_UNUSED(tick)
+    QCoreApplication::processEvents(QEventLoop::AllEvents | QEventLoop::WaitForMoreEvents);
+}
+
 // Thousands of connections need as many descriptors: take the hard limit.
 void raiseFileLimit()
 {
@@ -356,15 +369,15 @@ int main(int argc, char **argv)
             idle.push_back(std::move(socket));
             // Keep the number of handshakes in flight modest, as a fleet of clients would.
             while (i + 1 - up - failed > 256 && idleClock.elapsed() < 120000)
-                QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+                waitForEvents();
         }
         while (up + failed < o.idle && idleClock.elapsed() < 120000)
-            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+            waitForEvents();
         // Let the server settle (handshake buffers freed, first keepalive not yet due).
         QElapsedTimer settle;
         settle.start();
         while (settle.elapsed() < 2000)
-            QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+            waitForEvents();
         const ProcStat held = procStat(serverPid);
         std::printf("idle_connections %d open %d failed %d in %.1f s\n", o.idle, int(up), failed, double(idleClock.elapsed()) / 1000.0);
         if (serverPid > 0 && up > 0)
@@ -420,7 +433,7 @@ int main(int argc, char **argv)
         return true;
     };
     while (!allUp() && wait.elapsed() < 120000)
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 10);
+        waitForEvents();
     if (!allUp()) {
         std::fprintf(stderr, "loadgen: connections did not come up\n");
         return 1;
@@ -440,7 +453,7 @@ int main(int argc, char **argv)
     const qint64 expectedDeliveries = o.events * o.subscribers;
     const qint64 deadlineMs = 600000;
     while (clock.elapsed() < deadlineMs) {
-        QCoreApplication::processEvents(QEventLoop::AllEvents, 5);
+        waitForEvents();
         if (!ingestNs && acked >= o.events)
             ingestNs = clock.nsecsElapsed();
         if (ingestNs && delivered() >= expectedDeliveries)

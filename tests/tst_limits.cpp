@@ -6,6 +6,7 @@
 
 #include "testsupport.h"
 
+#include "endpoint.h"
 #include "hub.h"
 
 #include <QElapsedTimer>
@@ -21,6 +22,7 @@
 #include <QTest>
 #include <QtEndian>
 
+#include <limits>
 #include <memory>
 
 using namespace Runwatch;
@@ -348,6 +350,32 @@ QJsonObject publishAnswer(Test::WsProbe &producer, const QJsonArray &events)
     return Test::waitAnswer(producer, id);
 }
 
+// A frame header and masked payload put together by hand, flags and all.
+QByteArray rawFrame(quint8 firstByte, const QByteArray &payload, bool masked = true, qint64 claimedLength = -1)
+{
+    QByteArray frame;
+    frame.append(char(firstByte));
+    const qint64 length = claimedLength >= 0 ? claimedLength : payload.size();
+    const char maskBit = masked ? char(0x80) : char(0);
+    if (length < 126) {
+        frame.append(char(maskBit | char(length)));
+    } else if (length < 65536) {
+        frame.append(char(maskBit | 126));
+        frame.append(char((length >> 8) & 0xff));
+        frame.append(char(length & 0xff));
+    } else {
+        frame.append(char(maskBit | 127));
+        for (int shift = 56; shift >= 0; shift -= 8)
+            frame.append(char((quint64(length) >> shift) & 0xff));
+    }
+    const char key[4] = {0x12, 0x34, 0x56, 0x78};
+    if (masked)
+        frame.append(key, 4);
+    for (qsizetype i = 0; i < payload.size(); ++i)
+        frame.append(masked ? char(payload.at(i) ^ key[i % 4]) : payload.at(i));
+    return frame;
+}
+
 } // namespace
 
 class TestLimits : public QObject
@@ -375,6 +403,8 @@ private Q_SLOTS:
     void metricNameLimit();
     void stringLengthLimit_data();
     void stringLengthLimit();
+    void hostileFrames_data();
+    void hostileFrames();
 };
 
 void TestLimits::messageOverLimitCloses1009_data()
@@ -1040,6 +1070,85 @@ void TestLimits::stringLengthLimit()
         QCOMPARE(post.errorCode(), QStringLiteral("TOO_LARGE"));
         QVERIFY(producer->isConnected());
         QCOMPARE(httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/s"))).status, 404);
+    }
+}
+
+// Frames that break the WebSocket protocol: the server drops that one peer (or answers it), and
+// every other client goes on as if nothing happened.
+void TestLimits::hostileFrames_data()
+{
+    QTest::addColumn<QByteArray>("bytes");
+    QTest::addColumn<bool>("mustClose");
+    const QByteArray text = "{\"op\":\"ping\"}";
+    QTest::newRow("reserved data opcode 0x3") << rawFrame(0x83, text) << true;
+    QTest::newRow("reserved control opcode 0xB") << rawFrame(0x8B, QByteArray()) << true;
+    QTest::newRow("RSV1 without an extension") << rawFrame(0xC1, text) << true;
+    QTest::newRow("RSV3") << rawFrame(0x91, text) << true;
+    QTest::newRow("ping longer than 125 bytes") << rawFrame(0x89, QByteArray(200, 'p')) << true;
+    QTest::newRow("fragmented ping") << rawFrame(0x09, QByteArray("p")) << true;
+    QTest::newRow("continuation with nothing to continue") << rawFrame(0x80, text) << true;
+    QTest::newRow("invalid UTF-8 in a text frame") << rawFrame(0x81, QByteArray("{\"op\":\"\xff\xfe\"}")) << true;
+    QTest::newRow("overlong UTF-8 encoding") << rawFrame(0x81, QByteArray("\"\xc0\xaf\"")) << true;
+    QTest::newRow("length 2^63 - 1") << rawFrame(0x81, QByteArray(), true, std::numeric_limits<qint64>::max()) << true;
+    QTest::newRow("unmasked client frame") << rawFrame(0x81, text, false) << false;
+    QTest::newRow("close with a reason that is not UTF-8") << rawFrame(0x88, QByteArray("\x03\xe8\xff\xfe")) << true;
+}
+
+void TestLimits::hostileFrames()
+{
+    QFETCH(QByteArray, bytes);
+    QFETCH(bool, mustClose);
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    ProbePtr sub = openProbe(srv.ws(QStringLiteral("/ws/runs/good")));
+    QVERIFY(producer->waitConnected() && sub->waitConnected());
+    QVERIFY(!sub->waitMessage(QStringLiteral("welcome")).isEmpty());
+    QVector<qint64> expected = publishAcked(*producer, logEvents(QStringLiteral("good"), 3));
+    QCOMPARE(expected.size(), 3);
+
+    RawWs bad;
+    QVERIFY(bad.handshake(srv.port(), QStringLiteral("/ws")));
+    bad.socket.write(bytes);
+    // Dropped, or still a working connection: nothing in between.
+    const bool closed = QTest::qWaitFor([&] {
+        bad.pump();
+        return bad.isClosed() || bad.closeCode() > 0;
+    }, 3000);
+    if (mustClose) {
+        QVERIFY2(closed, "the server kept a connection that broke the protocol");
+    } else if (!closed) {
+        bad.sendFrame(0x1, "{\"op\":\"ping\",\"id\":\"after\"}");
+        QVERIFY(QTest::qWaitFor([&] {
+            bad.pump();
+            for (const RawWs::Message &m : bad.messages) {
+                if (m.opcode == 0x1 && m.payload.contains("\"pong\""))
+                    return true;
+            }
+            return bad.isClosed();
+        }, 5000));
+    }
+    if (closed && bad.closeCode() > 0)
+        QVERIFY2(bad.closeCode() == 1002 || bad.closeCode() == 1007 || bad.closeCode() == 1009,
+                 qPrintable(QString::number(bad.closeCode())));
+
+    // The good clients did not notice.
+    const QVector<qint64> later = publishAcked(*producer, logEvents(QStringLiteral("good"), 3, 0, 3));
+    QCOMPARE(later.size(), 3);
+    expected += later;
+    QVERIFY(sub->waitEvents(int(expected.size())));
+    QVERIFY(sync(*sub));
+    QCOMPARE(sub->seqs(), expected);
+    QVERIFY(producer->isConnected() && sub->isConnected());
+    if (closed) {
+        // And nothing of the dropped peer stays behind.
+        Endpoint *endpoint = srv.server().endpoint();
+        auto clients = [endpoint] {
+            qsizetype n = -1;
+            QMetaObject::invokeMethod(endpoint, [&] { n = endpoint->clients().size(); }, Qt::BlockingQueuedConnection);
+            return n;
+        };
+        QTRY_COMPARE_WITH_TIMEOUT(clients(), qsizetype(2), 5000);
     }
 }
 
