@@ -72,6 +72,8 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
     const QCommandLineOption tlsKey(QStringLiteral("tls-key"), QCoreApplication::translate("main", "The PEM private key of --tls-cert."), QStringLiteral("FILE"));
     const QCommandLineOption maxConnections(QStringLiteral("max-connections"), QCoreApplication::translate("main", "Open connections the server holds in total (default 16384)."), QStringLiteral("N"));
     const QCommandLineOption maxPerAddress(QStringLiteral("max-connections-per-address"), QCoreApplication::translate("main", "Open connections from one address (default 4096)."), QStringLiteral("N"));
+    const QCommandLineOption maxSubscriptions(QStringLiteral("max-subscriptions"), QCoreApplication::translate("main", "Subscriptions one connection may hold (default 256)."), QStringLiteral("N"));
+    const QCommandLineOption maxPerPublish(QStringLiteral("max-events-per-publish"), QCoreApplication::translate("main", "Events in one publish (default 10000)."), QStringLiteral("N"));
     const QCommandLineOption maxEventRate(QStringLiteral("max-events-per-second"), QCoreApplication::translate("main", "Events a second one producer may publish, in bursts of up to two seconds' worth (default 100000; 0: no limit)."), QStringLiteral("N"));
     const QCommandLineOption maxByteRate(QStringLiteral("max-bytes-per-second"), QCoreApplication::translate("main", "Bytes a second one producer may publish (default 67108864; 0: no limit)."), QStringLiteral("N"));
     const QCommandLineOption maxRuns(QStringLiteral("max-runs"), QCoreApplication::translate("main", "Runs the server holds; events that would start another are refused (default 10000)."), QStringLiteral("N"));
@@ -81,7 +83,7 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
     const QCommandLineOption lang(QStringLiteral("lang"), QCoreApplication::translate("main", "User interface language (for example de)."), QStringLiteral("LANG"));
     parser.addOptions({headless, demo, bind, port, dataDir, token, viewerToken, allowOrigin, maxMessage, maxQueue,
                        pingInterval, keepalive, follow, syncFull, retainDays, maxHistory, tlsCert, tlsKey, maxConnections, maxPerAddress, maxEventRate, maxByteRate, maxRuns, maxMetrics, maxString,
-                       screenshot, lang});
+                       maxSubscriptions, maxPerPublish, screenshot, lang});
 
     if (!parser.parse(arguments)) {
         *error = parser.errorText();
@@ -169,6 +171,16 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
         if (!parseNumber(parser.value(maxPerAddress), QStringLiteral("--max-connections-per-address"), 1, 1000000, &number, error))
             return false;
         config.maxConnectionsPerAddress = int(number);
+    }
+    if (parser.isSet(maxSubscriptions)) {
+        if (!parseNumber(parser.value(maxSubscriptions), QStringLiteral("--max-subscriptions"), 1, 1000000, &number, error))
+            return false;
+        config.maxSubscriptionsPerClient = int(number);
+    }
+    if (parser.isSet(maxPerPublish)) {
+        if (!parseNumber(parser.value(maxPerPublish), QStringLiteral("--max-events-per-publish"), 1, 1000000, &number, error))
+            return false;
+        config.maxEventsPerPublish = int(number);
     }
     if (parser.isSet(maxEventRate)) {
         if (!parseNumber(parser.value(maxEventRate), QStringLiteral("--max-events-per-second"), 0, qint64(1) << 40, &number, error))

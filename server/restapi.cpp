@@ -349,7 +349,9 @@ HttpResponse RestApi::postEvents(const HttpRequest &request, const QString &peer
         return errorResponse(error.code, error.message);
     const QJsonValue payload = doc.isArray() ? QJsonValue(doc.array()) : QJsonValue(doc.object());
     const qint64 events = doc.isArray() ? doc.array().size() : 1;
-    if (const qint64 waitMs = m_limiters.admit(peer, events, request.body.size(), monotonicNs())) {
+    // A publish that can never be let in (too many events) is refused for that, not for the rate.
+    const bool admissible = events <= m_endpoint->config().maxEventsPerPublish;
+    if (const qint64 waitMs = admissible ? m_limiters.admit(peer, events, request.body.size(), monotonicNs()) : 0) {
         m_hub->countRateLimited();
         const QString message = QStringLiteral("over the limit of %1 events/s and %2 bytes/s for %3; nothing was "
                                                "stored, send it again in %4 ms")

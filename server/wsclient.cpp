@@ -290,7 +290,9 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
         return;
     }
     const qint64 events = payload.isArray() ? payload.toArray().size() : 1;
-    if (const qint64 waitMs = m_limiter.admit(events, m_messageBytes, monotonicNs())) {
+    // A publish that can never be let in (too many events) is refused for that, not for the rate.
+    const bool admissible = events <= m_endpoint->config().maxEventsPerPublish;
+    if (const qint64 waitMs = admissible ? m_limiter.admit(events, m_messageBytes, monotonicNs()) : 0) {
         m_hub->countRateLimited();
         sendError(Error{ErrorCode::RateLimited,
                         QStringLiteral("over this producer's limit of %1 events/s and %2 bytes/s; nothing was stored, "

@@ -142,6 +142,7 @@ private Q_SLOTS:
     void tokenFromEnvironment();
     void seqContinuesAcrossRestart_data();
     void seqContinuesAcrossRestart();
+    void limitFlagsApply();
 
 private:
     QNetworkAccessManager m_nam;
@@ -302,6 +303,8 @@ void TestCli::badInvocation_data()
     QTest::newRow("max runs 0") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-runs"), QStringLiteral("0")} << QStringLiteral("--max-runs");
     QTest::newRow("max metrics per run 0") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-metrics-per-run"), QStringLiteral("0")} << QStringLiteral("--max-metrics-per-run");
     QTest::newRow("max string bytes empty") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-string-bytes"), QString()} << QStringLiteral("--max-string-bytes");
+    QTest::newRow("max subscriptions 0") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-subscriptions"), QStringLiteral("0")} << QStringLiteral("--max-subscriptions");
+    QTest::newRow("max events per publish x") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-events-per-publish"), QStringLiteral("x")} << QStringLiteral("--max-events-per-publish");
     QTest::newRow("stray argument") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("extra")} << QStringLiteral("extra");
 }
 
@@ -504,6 +507,35 @@ void TestCli::seqContinuesAcrossRestart()
     QVERIFY(again.signal(SIGTERM));
     QVERIFY(again.waitFinished());
     QCOMPARE(again.process().exitCode(), 0);
+}
+
+// The limit flags reach the server: each refusal names its flag.
+void TestCli::limitFlagsApply()
+{
+    QTemporaryDir dir;
+    RunwatchProcess rw({QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--data-dir"), dir.path(),
+                        QStringLiteral("--max-runs"), QStringLiteral("1"), QStringLiteral("--max-string-bytes"), QStringLiteral("100"),
+                        QStringLiteral("--max-events-per-publish"), QStringLiteral("3"), QStringLiteral("--max-events-per-second"),
+                        QStringLiteral("1")});
+    QVERIFY(rw.waitListening());
+    const QUrl post = rw.http(QStringLiteral("/api/events"));
+    auto message = [](const Reply &r) { return r.object().value(QLatin1String("error")).toObject().value(QLatin1String("message")).toString(); };
+    // A budget of 1 event a second, in bursts of at most one publish (3 events).
+    QCOMPARE(fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), eventsBody(QStringLiteral("a"), 1)).status, 200);
+    Reply r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), eventsBody(QStringLiteral("b"), 1));
+    QCOMPARE(r.status, 413);
+    QVERIFY2(message(r).contains(QLatin1String("--max-runs")), r.body.constData());
+    const QJsonArray longText{Test::event(QStringLiteral("a"), QStringLiteral("log"), {{QStringLiteral("message"), QString(200, QLatin1Char('m'))}})};
+    r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), QJsonDocument(longText).toJson(QJsonDocument::Compact));
+    QCOMPARE(r.status, 413);
+    QVERIFY2(message(r).contains(QLatin1String("--max-string-bytes")), r.body.constData());
+    r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), eventsBody(QStringLiteral("a"), 3));
+    QCOMPARE(r.status, 429);
+    QCOMPARE(r.errorCode(), QStringLiteral("RATE_LIMITED"));
+    QVERIFY2(message(r).contains(QLatin1String("1 events/s")), r.body.constData());
+    r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), eventsBody(QStringLiteral("a"), 4));
+    QCOMPARE(r.status, 413);
+    QVERIFY2(message(r).contains(QLatin1String("the limit is 3")), r.body.constData());
 }
 
 QTEST_MAIN(TestCli)

@@ -739,5 +739,13 @@ das Desktop-Fenster und entfernte Dashboards sehen sie innerhalb von Millisekund
         <source>Longest JSON string in a published event (default 1048576).</source>
         <translation>Längste JSON-Zeichenkette in einem gesendeten Ereignis (Standard 1048576).</translation>
     </message>
+    <message>
+        <source>Subscriptions one connection may hold (default 256).</source>
+        <translation>Abonnements, die eine Verbindung halten darf (Standard 256).</translation>
+    </message>
+    <message>
+        <source>Events in one publish (default 10000).</source>
+        <translation>Ereignisse in einer Veröffentlichung (Standard 10000).</translation>
+    </message>
 </context>
 </TS>
