@@ -54,11 +54,14 @@ ProducerLimiter::ProducerLimiter(qint64 eventsPerSecond, qint64 bytesPerSecond, 
                                  qint64 maxMessageBytes)
     : m_events(double(eventsPerSecond), double(std::max(2 * eventsPerSecond, maxEventsPerPublish)))
     , m_bytes(double(bytesPerSecond), double(std::max(2 * bytesPerSecond, maxMessageBytes)))
+    , m_maxEventsPerPublish(maxEventsPerPublish)
 {
 }
 
 qint64 ProducerLimiter::admit(qint64 events, qint64 bytes, qint64 nowNs)
 {
+    if (m_maxEventsPerPublish > 0 && events > m_maxEventsPerPublish)
+        return 0;
     const qint64 wait = std::max(m_events.waitFor(double(events), nowNs), m_bytes.waitFor(double(bytes), nowNs));
     if (wait > 0)
         return wait;
@@ -100,6 +103,15 @@ qint64 LimiterTable::admit(const QString &key, qint64 events, qint64 bytes, qint
         it = m_limiters.insert(key, ProducerLimiter(m_eventsPerSecond, m_bytesPerSecond, m_maxEventsPerPublish, m_maxMessageBytes));
     }
     return it.value().admit(events, bytes, nowNs);
+}
+
+QString rateLimitedMessage(qint64 eventsPerSecond, qint64 bytesPerSecond, const QString &who, qint64 waitMs)
+{
+    return QStringLiteral("over the limit of %1 events/s and %2 bytes/s for %3; nothing was stored, send it again in %4 ms")
+        .arg(eventsPerSecond)
+        .arg(bytesPerSecond)
+        .arg(who)
+        .arg(waitMs);
 }
 
 } // namespace Runwatch

@@ -38,14 +38,20 @@ public:
     // largest allowed size, so that every valid publish can pass eventually.
     ProducerLimiter(qint64 eventsPerSecond, qint64 bytesPerSecond, qint64 maxEventsPerPublish, qint64 maxMessageBytes);
 
-    // 0 when the publish may go (its cost is then taken), else the milliseconds to wait.
+    // 0 when the publish may go (its cost is then taken), else the milliseconds to wait. A publish
+    // of more events than one may hold is let through at no cost: it is refused for its size, which
+    // waiting would not change.
     qint64 admit(qint64 events, qint64 bytes, qint64 nowNs);
     bool idle(qint64 nowNs);
 
 private:
     TokenBucket m_events;
     TokenBucket m_bytes;
+    qint64 m_maxEventsPerPublish = 0;
 };
+
+// The message of a RATE_LIMITED answer; `who` names the producer.
+QString rateLimitedMessage(qint64 eventsPerSecond, qint64 bytesPerSecond, const QString &who, qint64 waitMs);
 
 // Limiters keyed by the producer's address (HTTP producers, whose connections come and go).
 // Bounded: past `capacity` entries, the ones whose buckets are full again are forgotten, and if

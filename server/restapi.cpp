@@ -349,16 +349,11 @@ HttpResponse RestApi::postEvents(const HttpRequest &request, const QString &peer
         return errorResponse(error.code, error.message);
     const QJsonValue payload = doc.isArray() ? QJsonValue(doc.array()) : QJsonValue(doc.object());
     const qint64 events = doc.isArray() ? doc.array().size() : 1;
-    // A publish that can never be let in (too many events) is refused for that, not for the rate.
-    const bool admissible = events <= m_endpoint->config().maxEventsPerPublish;
-    if (const qint64 waitMs = admissible ? m_limiters.admit(peer, events, request.body.size(), monotonicNs()) : 0) {
+    if (const qint64 waitMs = m_limiters.admit(peer, events, request.body.size(), monotonicNs())) {
         m_hub->countRateLimited();
-        const QString message = QStringLiteral("over the limit of %1 events/s and %2 bytes/s for %3; nothing was "
-                                               "stored, send it again in %4 ms")
-                                    .arg(m_endpoint->config().maxEventsPerSecond)
-                                    .arg(m_endpoint->config().maxBytesPerSecond)
-                                    .arg(peer.isEmpty() ? QStringLiteral("this address") : peer)
-                                    .arg(waitMs);
+        const ServerConfig &config = m_endpoint->config();
+        const QString message = rateLimitedMessage(config.maxEventsPerSecond, config.maxBytesPerSecond,
+                                                   peer.isEmpty() ? QStringLiteral("this address") : peer, waitMs);
         const QJsonObject inner{{QStringLiteral("code"), errorCodeName(ErrorCode::RateLimited)},
                                 {QStringLiteral("message"), message},
                                 {QStringLiteral("retry_after_ms"), double(waitMs)}};

@@ -300,7 +300,7 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
 }
 
 #ifdef RUNWATCH_SQLITE_DIRECT
-bool SqliteStore::appendDirect(const EventBatch &events, qint64 *bytes, QSqlError *failure, bool *constraint)
+bool SqliteStore::appendDirect(const EventBatch &events, qint64 *bytes, QSqlError *failure)
 {
     sqlite3_stmt *insert = m_direct->insert;
     for (const Event &event : events) {
@@ -316,10 +316,8 @@ bool SqliteStore::appendDirect(const EventBatch &events, qint64 *bytes, QSqlErro
             sqlite3_bind_null(insert, 7);
         else
             sqlite3_bind_text16(insert, 7, event.eid.utf16(), int(event.eid.size() * 2), SQLITE_STATIC);
-        const int rc = sqlite3_step(insert);
-        if (rc != SQLITE_DONE) {
+        if (sqlite3_step(insert) != SQLITE_DONE) {
             *failure = m_direct->error();
-            *constraint = (rc & 0xff) == SQLITE_CONSTRAINT;
             sqlite3_reset(insert);
             sqlite3_clear_bindings(insert);
             return false;
@@ -354,7 +352,7 @@ QVector<StoredEnvelope> SqliteStore::readDirect(int which, const QString &run, q
     return out;
 }
 #else
-bool SqliteStore::appendDirect(const EventBatch &, qint64 *, QSqlError *, bool *)
+bool SqliteStore::appendDirect(const EventBatch &, qint64 *, QSqlError *)
 {
     return false;
 }
@@ -364,6 +362,25 @@ QVector<StoredEnvelope> SqliteStore::readDirect(int, const QString &, qint64, in
     return {};
 }
 #endif
+
+bool SqliteStore::appendQt(const EventBatch &events, qint64 *bytes, QSqlError *failure)
+{
+    for (const Event &event : events) {
+        m_insert->bindValue(0, event.seq);
+        m_insert->bindValue(1, event.run);
+        m_insert->bindValue(2, event.type);
+        m_insert->bindValue(3, isLifecycle(event.kind) ? 1 : 0);
+        m_insert->bindValue(4, event.tsMs);
+        m_insert->bindValue(5, event.envelope);
+        m_insert->bindValue(6, event.eid.isEmpty() ? QVariant() : QVariant(event.eid));
+        if (!m_insert->exec()) {
+            *failure = m_insert->lastError();
+            return false;
+        }
+        *bytes += event.envelope.size();
+    }
+    return true;
+}
 
 bool SqliteStore::append(const EventBatch &events, QString *error, bool *knownEid)
 {
@@ -384,46 +401,18 @@ bool SqliteStore::append(const EventBatch &events, QString *error, bool *knownEi
     if (!control.exec(QStringLiteral("BEGIN")))
         return fail(control.lastError());
     qint64 bytes = 0;
-    if (m_direct) {
-        QSqlError insertError;
-        bool constraint = false;
-        if (!appendDirect(events, &bytes, &insertError, &constraint)) {
-            if (!constraint)
-                return fail(insertError);
-            // The unique index on (run, eid) refuses a producer id that is stored already.
-            const QString code = insertError.nativeErrorCode();
-            if (knownEid && (code == QLatin1String("2067") || code == QLatin1String("19")))
-                *knownEid = true;
-            if (error)
-                *error = sqlError(insertError);
-            control.exec(QStringLiteral("ROLLBACK"));
-            return false;
-        }
-    } else {
-        for (const Event &event : events) {
-            m_insert->bindValue(0, event.seq);
-            m_insert->bindValue(1, event.run);
-            m_insert->bindValue(2, event.type);
-            m_insert->bindValue(3, isLifecycle(event.kind) ? 1 : 0);
-            m_insert->bindValue(4, event.tsMs);
-            m_insert->bindValue(5, event.envelope);
-            m_insert->bindValue(6, event.eid.isEmpty() ? QVariant() : QVariant(event.eid));
-            if (!m_insert->exec()) {
-                const QSqlError insertError = m_insert->lastError();
-                if (primaryCode(insertError) != SqliteConstraint)
-                    return fail(insertError);
-                // The unique index on (run, eid) refuses a producer id that is stored already.
-                const QString code = insertError.nativeErrorCode();
-                if (knownEid && !event.eid.isEmpty()
-                    && (code == QLatin1String("2067") || code == QLatin1String("19"))) // SQLITE_CONSTRAINT(_UNIQUE)
-                    *knownEid = true;
-                if (error)
-                    *error = sqlError(insertError);
-                control.exec(QStringLiteral("ROLLBACK"));
-                return false;
-            }
-            bytes += event.envelope.size();
-        }
+    QSqlError insertError;
+    if (!(m_direct ? appendDirect(events, &bytes, &insertError) : appendQt(events, &bytes, &insertError))) {
+        if (primaryCode(insertError) != SqliteConstraint)
+            return fail(insertError);
+        // The unique index on (run, eid) refuses a producer id that is stored already.
+        const QString code = insertError.nativeErrorCode();
+        if (knownEid && (code == QLatin1String("2067") || code == QLatin1String("19"))) // SQLITE_CONSTRAINT(_UNIQUE)
+            *knownEid = true;
+        if (error)
+            *error = sqlError(insertError);
+        control.exec(QStringLiteral("ROLLBACK"));
+        return false;
     }
     if (!control.exec(QStringLiteral("COMMIT")))
         return fail(control.lastError());

@@ -62,7 +62,10 @@ private:
     // Qt's binding and row caching cost more than SQLite's own work there.
     struct Direct;
     std::unique_ptr<Direct> m_direct;
-    bool appendDirect(const EventBatch &events, qint64 *bytes, QSqlError *failure, bool *constraint);
+    // Insert every event of a batch inside the open transaction; false with the error of the
+    // first insert that failed.
+    bool appendDirect(const EventBatch &events, qint64 *bytes, QSqlError *failure);
+    bool appendQt(const EventBatch &events, qint64 *bytes, QSqlError *failure);
     QVector<StoredEnvelope> readDirect(int which, const QString &run, qint64 since, int limit, qint64 maxBytes) const;
 
     QString m_connection;

@@ -290,16 +290,11 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
         return;
     }
     const qint64 events = payload.isArray() ? payload.toArray().size() : 1;
-    // A publish that can never be let in (too many events) is refused for that, not for the rate.
-    const bool admissible = events <= m_endpoint->config().maxEventsPerPublish;
-    if (const qint64 waitMs = admissible ? m_limiter.admit(events, m_messageBytes, monotonicNs()) : 0) {
+    if (const qint64 waitMs = m_limiter.admit(events, m_messageBytes, monotonicNs())) {
         m_hub->countRateLimited();
+        const ServerConfig &config = m_endpoint->config();
         sendError(Error{ErrorCode::RateLimited,
-                        QStringLiteral("over this producer's limit of %1 events/s and %2 bytes/s; nothing was stored, "
-                                       "send it again in %3 ms")
-                            .arg(m_endpoint->config().maxEventsPerSecond)
-                            .arg(m_endpoint->config().maxBytesPerSecond)
-                            .arg(waitMs),
+                        rateLimitedMessage(config.maxEventsPerSecond, config.maxBytesPerSecond, QStringLiteral("this producer"), waitMs),
                         waitMs},
                   id);
         return;

@@ -106,6 +106,32 @@ QVector<qint64> seqsInMessage(const QByteArray &text)
     return out;
 }
 
+// A frame header and masked payload put together by hand, flags and all.
+QByteArray rawFrame(quint8 firstByte, const QByteArray &payload, bool masked = true, qint64 claimedLength = -1)
+{
+    QByteArray frame;
+    frame.append(char(firstByte));
+    const qint64 length = claimedLength >= 0 ? claimedLength : payload.size();
+    const char maskBit = masked ? char(0x80) : char(0);
+    if (length < 126) {
+        frame.append(char(maskBit | char(length)));
+    } else if (length < 65536) {
+        frame.append(char(maskBit | 126));
+        frame.append(char((length >> 8) & 0xff));
+        frame.append(char(length & 0xff));
+    } else {
+        frame.append(char(maskBit | 127));
+        for (int shift = 56; shift >= 0; shift -= 8)
+            frame.append(char((quint64(length) >> shift) & 0xff));
+    }
+    const char key[4] = {0x12, 0x34, 0x56, 0x78};
+    if (masked)
+        frame.append(key, 4);
+    for (qsizetype i = 0; i < payload.size(); ++i)
+        frame.append(masked ? char(payload.at(i) ^ key[i % 4]) : payload.at(i));
+    return frame;
+}
+
 // A WebSocket client written by hand on a QTcpSocket, for what QWebSocket cannot be made to do:
 // stop reading, or never answer pings.
 class RawWs
@@ -161,29 +187,7 @@ public:
     bool isClosed() const { return socket.state() == QAbstractSocket::UnconnectedState; }
 
     // A masked frame, as a client must send it.
-    void sendFrame(int opcode, const QByteArray &payload)
-    {
-        QByteArray frame;
-        frame.append(char(0x80 | opcode));
-        if (payload.size() < 126) {
-            frame.append(char(0x80 | payload.size()));
-        } else if (payload.size() < 65536) {
-            frame.append(char(0x80 | 126));
-            frame.append(char((payload.size() >> 8) & 0xff));
-            frame.append(char(payload.size() & 0xff));
-        } else {
-            frame.append(char(0x80 | 127));
-            for (int shift = 56; shift >= 0; shift -= 8)
-                frame.append(char((quint64(payload.size()) >> shift) & 0xff));
-        }
-        const quint32 mask = QRandomGenerator::global()->generate();
-        char key[4];
-        qToBigEndian(mask, key);
-        frame.append(key, 4);
-        for (qsizetype i = 0; i < payload.size(); ++i)
-            frame.append(char(payload.at(i) ^ key[i % 4]));
-        socket.write(frame);
-    }
+    void sendFrame(int opcode, const QByteArray &payload) { socket.write(rawFrame(quint8(0x80 | opcode), payload)); }
 
     // The close code of a received close frame, or -1.
     int closeCode() const
@@ -348,32 +352,6 @@ QJsonObject publishAnswer(Test::WsProbe &producer, const QJsonArray &events)
     const QString id = Test::nextId();
     producer.send(Test::publishOp(events, id));
     return Test::waitAnswer(producer, id);
-}
-
-// A frame header and masked payload put together by hand, flags and all.
-QByteArray rawFrame(quint8 firstByte, const QByteArray &payload, bool masked = true, qint64 claimedLength = -1)
-{
-    QByteArray frame;
-    frame.append(char(firstByte));
-    const qint64 length = claimedLength >= 0 ? claimedLength : payload.size();
-    const char maskBit = masked ? char(0x80) : char(0);
-    if (length < 126) {
-        frame.append(char(maskBit | char(length)));
-    } else if (length < 65536) {
-        frame.append(char(maskBit | 126));
-        frame.append(char((length >> 8) & 0xff));
-        frame.append(char(length & 0xff));
-    } else {
-        frame.append(char(maskBit | 127));
-        for (int shift = 56; shift >= 0; shift -= 8)
-            frame.append(char((quint64(length) >> shift) & 0xff));
-    }
-    const char key[4] = {0x12, 0x34, 0x56, 0x78};
-    if (masked)
-        frame.append(key, 4);
-    for (qsizetype i = 0; i < payload.size(); ++i)
-        frame.append(masked ? char(payload.at(i) ^ key[i % 4]) : payload.at(i));
-    return frame;
 }
 
 } // namespace
