@@ -183,6 +183,12 @@ int main(int argc, char *argv[])
         return !std::strcmp(argv[1], "export") ? Transfer::exportCommand(arguments) : Transfer::importCommand(arguments);
     }
     if (wantsHeadless(argc, argv)) {
+        // Without a window nothing needs GLib's main loop, and Qt's own poll loop costs less per
+        // socket notifier: measured with 100 subscribers, about 10 % less CPU per delivered frame
+        // and a lower tail latency (docs/benchmarks.md). Set before any thread exists; a value
+        // the user set wins.
+        if (!qEnvironmentVariableIsSet("QT_NO_GLIB"))
+            qputenv("QT_NO_GLIB", "1");
         QCoreApplication app(argc, argv);
         AppOptions options;
         QString error;

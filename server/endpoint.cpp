@@ -234,6 +234,10 @@ void Endpoint::onNewTcpConnection()
         // Counted until the socket object is gone, whatever it became (HTTP or WebSocket): a child
         // object gives the place back when it is destroyed with the socket.
         new ConnectionSlot(m_counts, address, socket);
+        // No Nagle: every frame and response is written whole, in one go, and must leave at once.
+        // With it, a frame written while the previous one is unacknowledged waits for the peer's
+        // delayed ACK, up to 40 ms on Linux, and a subscriber that only reads never sends one sooner.
+        socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         socket->setReadBufferSize(qMax<qint64>(m_config.maxHeaderBytes * 2, 1024 * 1024));
         auto *connection = new HttpConnection(socket, this, this);
         m_http.insert(connection);
@@ -320,6 +324,20 @@ void Endpoint::upgrade(HttpConnection *connection, QTcpSocket *socket, const Htt
     m_upgraded.append(QPointer<QTcpSocket>(socket));
 }
 
+// The socket under a QWebSocket that QWebSocketServer made from one of ours (there is no accessor):
+// the one with the same peer. Handshakes finish soon after the upgrade, so the search from the
+// newest end is short.
+QTcpSocket *Endpoint::upgradedSocket(const QWebSocket *webSocket) const
+{
+    const quint16 port = webSocket->peerPort();
+    const QHostAddress address = webSocket->peerAddress();
+    for (qsizetype i = m_upgraded.size() - 1; i >= 0; --i) {
+        QTcpSocket *socket = m_upgraded.at(i);
+        if (socket && socket->peerPort() == port && socket->peerAddress() == address)
+            return socket;
+    }
+    return nullptr;
+}
 
 void Endpoint::onNewWebSocket()
 {
@@ -337,7 +355,7 @@ void Endpoint::onNewWebSocket()
             token = query.queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
         bool wrong = false;
         const Role role = roleFor(token, &wrong);
-        auto *client = new WsClient(socket, this, QStringLiteral("c%1").arg(++m_nextClientId), role, this);
+        auto *client = new WsClient(socket, upgradedSocket(socket), this, QStringLiteral("c%1").arg(++m_nextClientId), role, this);
         m_clients.insert(client);
         connect(client, &WsClient::finished, this, &Endpoint::onClientFinished);
         Q_EMIT clientCountChanged(int(m_clients.size()));

@@ -13,6 +13,7 @@
 
 class QTcpServer;
 class QTcpSocket;
+class QWebSocket;
 class QTimer;
 class QWebSocketServer;
 
@@ -82,6 +83,7 @@ private:
     void onNewWebSocket();
     void onClientFinished(WsClient *client);
     void sweep();
+    QTcpSocket *upgradedSocket(const QWebSocket *webSocket) const;
     bool hostAllowed(const HttpRequest &request) const;
     bool originAllowed(const HttpRequest &request) const;
     QString tokenOf(const HttpRequest &request) const;

@@ -26,11 +26,11 @@ QString subscriptionName(const Subscription &sub)
     return sub.run;
 }
 
-QString frameOf(const QVector<QByteArray> &envelopes)
+QByteArray frameOf(const QVector<QByteArray> &envelopes)
 {
     if (envelopes.size() == 1)
-        return QString::fromUtf8(envelopes.first());
-    return QString::fromUtf8(Codec::batchFrame(envelopes));
+        return envelopes.first();
+    return Codec::batchFrame(envelopes);
 }
 
 } // namespace
@@ -436,7 +436,7 @@ void Hub::pump(Subscription *sub)
                                        {QStringLiteral("last_seq"), double(m_seq)}};
                 if (!sub->announceId.isUndefined() && !sub->announceId.isNull())
                     subscribed.insert(QStringLiteral("id"), sub->announceId);
-                owner->sendFrame(QString::fromUtf8(Codec::compact(subscribed)));
+                owner->sendFrame(Codec::compact(subscribed));
             }
             return;
         }
@@ -533,8 +533,8 @@ bool Hub::removeRun(const QString &id, bool *storeFailed)
         return false;
     }
     m_runs.erase(it);
-    const QString notice = QString::fromUtf8(Codec::compact(
-        QJsonObject{{QStringLiteral("type"), QStringLiteral("run_deleted")}, {QStringLiteral("run"), id}}));
+    const QByteArray notice =
+        Codec::compact(QJsonObject{{QStringLiteral("type"), QStringLiteral("run_deleted")}, {QStringLiteral("run"), id}});
     QVector<Subscriber *> told;
     const QVector<Subscription *> targets = m_byRun.value(id) + m_all + m_lifecycle;
     for (Subscription *sub : targets) {

@@ -35,7 +35,8 @@ class Subscriber
 {
 public:
     virtual ~Subscriber() = default;
-    virtual void sendFrame(const QString &frame) = 0;
+    // One text message, as UTF-8 (envelopes, batch frames, acks are made as UTF-8 and go out as such).
+    virtual void sendFrame(const QByteArray &utf8) = 0;
     virtual qint64 queuedBytes() const = 0;
     // Called when the subscriber fell further behind than the bound allows.
     virtual void cutLoose(int closeCode, const QString &reason) = 0;
@@ -121,7 +122,7 @@ Q_SIGNALS:
 
 private:
     struct Chunk {
-        QString frame;
+        QByteArray frame;
         qint64 firstSeq;
         qint64 lastSeq;
     };

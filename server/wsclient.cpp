@@ -5,7 +5,9 @@
 
 #include <QDateTime>
 #include <QJsonArray>
+#include <QTcpSocket>
 #include <QTimer>
+#include <QtEndian>
 #include <QUrlQuery>
 #include <QWebSocket>
 
@@ -20,9 +22,10 @@ qint64 nowMs()
 
 } // namespace
 
-WsClient::WsClient(QWebSocket *socket, Endpoint *endpoint, const QString &id, Role role, QObject *parent)
+WsClient::WsClient(QWebSocket *socket, QTcpSocket *raw, Endpoint *endpoint, const QString &id, Role role, QObject *parent)
     : QObject(parent)
     , m_socket(socket)
+    , m_raw(raw)
     , m_endpoint(endpoint)
     , m_hub(endpoint->hub())
     , m_id(id)
@@ -63,10 +66,35 @@ void WsClient::touch()
     m_lastPingMs = 0;
 }
 
-void WsClient::sendFrame(const QString &frame)
+void WsClient::sendFrame(const QByteArray &utf8)
 {
-    if (m_socket && !m_closing)
-        m_socket->sendTextMessage(frame);
+    if (!m_socket || m_closing)
+        return;
+    // QWebSocket would take a QString and encode it to UTF-8 again for every subscriber. The frame
+    // is written to the connection's socket directly instead: a server frame is a header and the
+    // payload, unmasked and unfragmented (RFC 6455 5.2), and everything runs on this thread, so a
+    // frame QWebSocket writes (pong, close) can never land inside one of these.
+    if (m_raw && m_raw->state() == QAbstractSocket::ConnectedState) {
+        char header[10];
+        int size = 2;
+        header[0] = char(0x81); // FIN, text
+        const quint64 length = quint64(utf8.size());
+        if (length < 126) {
+            header[1] = char(length);
+        } else if (length <= 0xffff) {
+            header[1] = char(126);
+            qToBigEndian(quint16(length), header + 2);
+            size = 4;
+        } else {
+            header[1] = char(127);
+            qToBigEndian(length, header + 2);
+            size = 10;
+        }
+        m_raw->write(header, size);
+        m_raw->write(utf8);
+        return;
+    }
+    m_socket->sendTextMessage(QString::fromUtf8(utf8));
 }
 
 qint64 WsClient::queuedBytes() const
@@ -76,12 +104,12 @@ qint64 WsClient::queuedBytes() const
 
 void WsClient::sendJson(const QJsonObject &object)
 {
-    sendFrame(QString::fromUtf8(Codec::compact(object)));
+    sendFrame(Codec::compact(object));
 }
 
 void WsClient::sendError(const Error &error, const QJsonValue &id)
 {
-    sendFrame(QString::fromUtf8(Codec::errorFrame(error, id)));
+    sendFrame(Codec::errorFrame(error, id));
 }
 
 void WsClient::closeWith(int code, const QString &reason)
@@ -319,7 +347,7 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
     if (result.duplicates > 0)
         ack += ",\"duplicates\":" + QByteArray::number(result.duplicates);
     ack += '}';
-    sendFrame(QString::fromUtf8(ack));
+    sendFrame(ack);
 }
 
 } // namespace Runwatch

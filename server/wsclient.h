@@ -8,6 +8,7 @@
 #include <QObject>
 #include <QPointer>
 
+class QTcpSocket;
 class QWebSocket;
 
 namespace Runwatch {
@@ -19,11 +20,12 @@ class WsClient : public QObject, public Subscriber
 {
     Q_OBJECT
 public:
-    WsClient(QWebSocket *socket, Endpoint *endpoint, const QString &id, Role role, QObject *parent);
+    // `raw` is the TCP (or TLS) socket under `socket`, when known: frames are written to it directly.
+    WsClient(QWebSocket *socket, QTcpSocket *raw, Endpoint *endpoint, const QString &id, Role role, QObject *parent);
     ~WsClient() override;
 
     // Subscriber
-    void sendFrame(const QString &frame) override;
+    void sendFrame(const QByteArray &utf8) override;
     qint64 queuedBytes() const override;
     void cutLoose(int closeCode, const QString &reason) override;
 
@@ -57,6 +59,7 @@ private:
     void touch();
 
     QPointer<QWebSocket> m_socket;
+    QPointer<QTcpSocket> m_raw;
     Endpoint *m_endpoint;
     Hub *m_hub;
     QString m_id;

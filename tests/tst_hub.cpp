@@ -13,10 +13,10 @@ namespace {
 class FakeSubscriber : public Subscriber
 {
 public:
-    void sendFrame(const QString &frame) override
+    void sendFrame(const QByteArray &utf8) override
     {
-        frames.append(frame);
-        queued += frame.size();
+        frames.append(QString::fromUtf8(utf8));
+        queued += utf8.size();
     }
     qint64 queuedBytes() const override { return queued; }
     void cutLoose(int code, const QString &) override { cutCode = code; }

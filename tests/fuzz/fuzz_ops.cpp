@@ -33,7 +33,7 @@ class RecordingClient : public WsClient
 {
 public:
     using WsClient::WsClient;
-    void sendFrame(const QString &frame) override { m_frames.append(frame); }
+    void sendFrame(const QByteArray &utf8) override { m_frames.append(QString::fromUtf8(utf8)); }
     QStringList takeFrames() { return std::exchange(m_frames, {}); }
 
 private:
@@ -109,7 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Hub hub(config, std::make_unique<MemoryStore>(config.memoryHistoryBytes));
     Endpoint endpoint(config, &hub);
     auto *socket = new QWebSocket; // owned by the client from here on
-    auto client = std::make_unique<RecordingClient>(socket, &endpoint, QStringLiteral("c1"), role, nullptr);
+    auto client = std::make_unique<RecordingClient>(socket, nullptr, &endpoint, QStringLiteral("c1"), role, nullptr);
     client->setDefaultSince((setup & 8) ? -1 : 0);
 
     const QByteArray input = QByteArray::fromRawData(reinterpret_cast<const char *>(data) + 1, qsizetype(size - 1));
