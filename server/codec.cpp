@@ -605,7 +605,8 @@ Error parseEvent(const QJsonValue &value, qint64 receivedMs, Event *out)
 
 void serializeEnvelope(Event *event)
 {
-    const QByteArray data = QJsonDocument(event->data).toJson(QJsonDocument::Compact);
+    const QByteArray data = event->dataJson.isEmpty() ? QJsonDocument(event->data).toJson(QJsonDocument::Compact)
+                                                      : std::exchange(event->dataJson, QByteArray());
     QByteArray out;
     out.reserve(data.size() + event->run.size() + event->type.size() + event->step.size() + 96);
     out.append("{\"seq\":");

@@ -28,6 +28,8 @@ struct ServerConfig {
     int maxRuns = 10000;                         // runs held; a publish that would start another is refused
     int maxMetricsPerRun = 10000;                // metric names in one run
     qint64 maxStringBytes = 1024 * 1024;         // one JSON string (as sent, escapes included)
+    int parseThreads = -1;                       // threads that parse large WebSocket messages ahead; -1: one if there
+                                                 // are two cores or more; 0: all on the server thread
     int maxConnections = 16384;                  // open TCP connections in total (HTTP and WebSocket)
     int maxConnectionsPerAddress = 4096;         // from one peer address
     qint64 memoryHistoryBytes = qint64(1) << 30; // history budget when there is no data dir

@@ -12,6 +12,8 @@
 #include <QDateTime>
 #include <QTcpServer>
 #include <QTcpSocket>
+#include <QThread>
+#include <QThreadPool>
 #include <QTimer>
 #include <QUrlQuery>
 #include <QWebSocket>
@@ -98,10 +100,20 @@ Endpoint::Endpoint(const ServerConfig &config, Hub *hub, QObject *parent)
     , m_rest(std::make_unique<RestApi>(this))
 {
     m_uptime.start();
+    const int threads = m_config.parseThreads >= 0 ? m_config.parseThreads : (QThread::idealThreadCount() >= 2 ? 1 : 0);
+    if (threads > 0) {
+        m_parsePool = std::make_unique<QThreadPool>();
+        m_parsePool->setMaxThreadCount(threads);
+        m_parsePool->setExpiryTimeout(-1);
+    }
 }
 
 Endpoint::~Endpoint()
 {
+    // Parse jobs post their results to this object: none may still be running once it is gone
+    // (results already posted are dropped with it).
+    if (m_parsePool)
+        m_parsePool->waitForDone();
     // Clients unregister from the Hub in their destructors, while it still exists.
     const QSet<WsClient *> clients = m_clients;
     for (WsClient *client : clients)
@@ -322,6 +334,37 @@ void Endpoint::upgrade(HttpConnection *connection, QTcpSocket *socket, const Htt
     // has (ours too) when it lets go of it: sweep() frees it once it is closed (a QWebSocket still
     // holding it hears of that through QObject::destroyed) and gives its place back.
     m_upgraded.append(QPointer<QTcpSocket>(socket));
+}
+
+bool Endpoint::parseAhead(WsClient *client, const QString &text, const WsClient::ParseLimits &limits,
+                          std::shared_ptr<WsClient::Incoming> out)
+{
+    if (!m_parsePool)
+        return false;
+    const quint64 serial = client->serial();
+    m_parsePool->start([this, serial, text, limits, out = std::move(out)] {
+        WsClient::parse(text, limits, out.get());
+        QMetaObject::invokeMethod(
+            this,
+            [this, serial, out] {
+                out->ready = true;
+                // The client may have gone meanwhile: a serial is never reused, a pointer might be.
+                if (WsClient *client = m_bySerial.value(serial))
+                    client->parsedAhead();
+            },
+            Qt::QueuedConnection);
+    });
+    return true;
+}
+
+void Endpoint::registerClient(WsClient *client)
+{
+    m_bySerial.insert(client->serial(), client);
+}
+
+void Endpoint::unregisterClient(WsClient *client)
+{
+    m_bySerial.remove(client->serial());
 }
 
 // The socket under a QWebSocket that QWebSocketServer made from one of ours (there is no accessor):

@@ -2,6 +2,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "wsclient.h"
 
 #include <QElapsedTimer>
 #include <QHash>
@@ -11,6 +12,7 @@
 
 #include <memory>
 
+class QThreadPool;
 class QTcpServer;
 class QTcpSocket;
 class QWebSocket;
@@ -55,6 +57,14 @@ public:
     // Closes every WebSocket with 1001 and stops accepting; emits shutdownDone once flushed.
     void shutdown();
 
+    // Parse threads (config parseThreads): hands `text` to one to be parsed into `out`; the
+    // client hears of it through parsedAhead() on this thread, if it still exists by then.
+    // False when there are none.
+    bool parseAhead(WsClient *client, const QString &text, const WsClient::ParseLimits &limits,
+                    std::shared_ptr<WsClient::Incoming> out);
+    void registerClient(WsClient *client);
+    void unregisterClient(WsClient *client);
+
     // Roles: resolves a token (empty: none given). *wrong is set when a token was given but
     // matches none.
     Role roleFor(const QString &token, bool *wrong) const;
@@ -98,6 +108,8 @@ private:
     QSet<WsClient *> m_clients;
     QSet<HttpConnection *> m_http;
     std::shared_ptr<ConnectionCounts> m_counts = std::make_shared<ConnectionCounts>();
+    std::unique_ptr<QThreadPool> m_parsePool;
+    QHash<quint64, WsClient *> m_bySerial; // every WsClient of this endpoint, for parse results
     QVector<QPointer<QTcpSocket>> m_upgraded; // sockets handed to QWebSocketServer, freed by sweep()
     quint64 m_nextClientId = 0;
     bool m_shuttingDown = false;

@@ -74,6 +74,7 @@ struct Event {
     QString step;         // empty unless the producer named a step
     QString eid;          // the producer's own id for the event (exactly-once retries), or empty
     QJsonObject data;
+    QByteArray dataJson;  // `data` as compact JSON when made ahead (off the server thread); used up by the envelope
     QByteArray envelope;  // the serialized envelope, made once and shared by every subscriber
 };
 

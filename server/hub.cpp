@@ -111,33 +111,43 @@ bool Hub::saveSnapshot()
     return m_store->saveSnapshot(m_seq, snapshot());
 }
 
-PublishResult Hub::publishJson(const QJsonValue &eventOrArray)
+Error Hub::parseBatch(const QJsonValue &eventOrArray, int maxEventsPerPublish, qint64 now, EventBatch *out)
 {
-    const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    EventBatch batch;
+    EventBatch &batch = *out;
     if (eventOrArray.isArray()) {
         const QJsonArray array = eventOrArray.toArray();
         if (array.isEmpty())
-            return {Error{ErrorCode::InvalidEvent, QStringLiteral("no events to publish")}, {}, 0};
-        if (array.size() > m_config.maxEventsPerPublish)
-            return {Error{ErrorCode::TooLarge, QStringLiteral("%1 events in one publish; the limit is %2")
-                                                   .arg(array.size())
-                                                   .arg(m_config.maxEventsPerPublish)},
-                    {}, 0};
+            return Error{ErrorCode::InvalidEvent, QStringLiteral("no events to publish")};
+        if (array.size() > maxEventsPerPublish)
+            return Error{ErrorCode::TooLarge,
+                         QStringLiteral("%1 events in one publish; the limit is %2").arg(array.size()).arg(maxEventsPerPublish)};
         batch.resize(array.size());
         for (qsizetype i = 0; i < array.size(); ++i) {
             if (Error e = Codec::parseEvent(array.at(i), now, &batch[i])) {
                 e.message = QStringLiteral("event %1: %2").arg(i).arg(e.message);
-                ++m_counters.publishRejected;
-                return {e, {}, 0};
+                return e;
             }
         }
     } else {
         batch.resize(1);
-        if (Error e = Codec::parseEvent(eventOrArray, now, &batch[0])) {
-            ++m_counters.publishRejected;
-            return {e, {}, 0};
-        }
+        if (Error e = Codec::parseEvent(eventOrArray, now, &batch[0]))
+            return e;
+    }
+    return {};
+}
+
+PublishResult Hub::publishJson(const QJsonValue &eventOrArray)
+{
+    EventBatch batch;
+    const Error error = parseBatch(eventOrArray, m_config.maxEventsPerPublish, QDateTime::currentMSecsSinceEpoch(), &batch);
+    return publishParsed(std::move(batch), error);
+}
+
+PublishResult Hub::publishParsed(EventBatch batch, const Error &parseError)
+{
+    if (parseError) {
+        ++m_counters.publishRejected;
+        return {parseError, {}, 0};
     }
     return publish(std::move(batch));
 }

@@ -73,6 +73,11 @@ public:
     // Parses one event object or an array of them, all or nothing, and publishes them.
     PublishResult publishJson(const QJsonValue &eventOrArray);
     PublishResult publish(EventBatch events);
+    // The first half of publishJson, safe on any thread (it touches no hub state): parses one event
+    // object or an array of at most maxEventsPerPublish, stamping `now` as their receive time.
+    static Error parseBatch(const QJsonValue &eventOrArray, int maxEventsPerPublish, qint64 now, EventBatch *out);
+    // The second half: publishes what parseBatch made, or counts and returns its error.
+    PublishResult publishParsed(EventBatch batch, const Error &parseError);
 
     // Subscriptions. `since` < 0 means "live only" (replay=0).
     Subscription *subscribe(Subscriber *owner, Subscription::Target target, const QString &run,

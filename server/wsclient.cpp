@@ -11,6 +11,8 @@
 #include <QUrlQuery>
 #include <QWebSocket>
 
+#include <atomic>
+
 namespace Runwatch {
 
 namespace {
@@ -19,6 +21,24 @@ qint64 nowMs()
 {
     return QDateTime::currentMSecsSinceEpoch();
 }
+
+// What a publish op publishes: "events": [...] or "event": {...}. False when it has neither.
+bool publishPayload(const QJsonObject &op, QJsonValue *payload)
+{
+    if (op.contains(QLatin1String("events")))
+        *payload = op.value(QLatin1String("events"));
+    else if (op.contains(QLatin1String("event")))
+        *payload = op.value(QLatin1String("event"));
+    return !payload->isUndefined() && !(op.contains(QLatin1String("events")) && !payload->isArray());
+}
+
+// Messages shorter than this are parsed on the server thread: handing them over costs more.
+constexpr qsizetype ParseAheadChars = 2048;
+// Messages of one client on parse threads at once; past it the server thread parses (and the
+// client's socket waits meanwhile).
+constexpr int MaxParsingAhead = 8;
+
+std::atomic<quint64> nextSerial{0};
 
 } // namespace
 
@@ -34,7 +54,9 @@ WsClient::WsClient(QWebSocket *socket, QTcpSocket *raw, Endpoint *endpoint, cons
     , m_lastSeenMs(m_connectedMs)
     , m_limiter(endpoint->config().maxEventsPerSecond, endpoint->config().maxBytesPerSecond,
                 endpoint->config().maxEventsPerPublish, endpoint->config().maxMessageBytes)
+    , m_serial(++nextSerial)
 {
+    endpoint->registerClient(this);
     socket->setParent(this);
     const quint64 limit = quint64(endpoint->config().maxMessageBytes);
     socket->setMaxAllowedIncomingFrameSize(limit);
@@ -57,6 +79,7 @@ WsClient::WsClient(QWebSocket *socket, QTcpSocket *raw, Endpoint *endpoint, cons
 
 WsClient::~WsClient()
 {
+    m_endpoint->unregisterClient(this);
     m_hub->removeSubscriber(this);
 }
 
@@ -185,33 +208,90 @@ void WsClient::onBinary(const QByteArray &)
     sendError(Error{ErrorCode::InvalidJson, QStringLiteral("binary frames are not accepted: send JSON as text frames")});
 }
 
+void WsClient::parse(const QString &text, const ParseLimits &limits, Incoming *out)
+{
+    const QByteArray utf8 = text.toUtf8();
+    out->bytes = utf8.size();
+    const QJsonDocument doc = Codec::parseJson(utf8, &out->error, 64, limits.maxStringBytes);
+    if (out->error) {
+        out->errorId = doc.isObject() ? doc.object().value(QLatin1String("id")) : QJsonValue();
+        return;
+    }
+    if (!doc.isObject()) {
+        out->error = Error{ErrorCode::InvalidJson, QStringLiteral("a frame must hold one JSON object")};
+        return;
+    }
+    out->op = doc.object();
+    QJsonValue payload;
+    if (!limits.events || out->op.value(QLatin1String("op")) != QLatin1String("publish") || !publishPayload(out->op, &payload))
+        return;
+    // The events too, and their data as JSON for the envelope: all of it is work the server
+    // thread need not do. Whether the client may publish at all is decided when it is handled.
+    out->batchError = Hub::parseBatch(payload, limits.maxEventsPerPublish, nowMs(), &out->batch);
+    if (!out->batchError) {
+        for (Event &event : out->batch)
+            event.dataJson = QJsonDocument(event.data).toJson(QJsonDocument::Compact);
+    }
+    out->eventsParsed = true;
+}
+
 void WsClient::onText(const QString &text)
 {
     touch();
     if (m_closing)
         return;
-    Error error;
-    const QByteArray utf8 = text.toUtf8();
-    m_messageBytes = utf8.size();
-    const QJsonDocument doc = Codec::parseJson(utf8, &error, 64, m_endpoint->config().maxStringBytes);
-    if (error) {
-        sendError(error, doc.isObject() ? doc.object().value(QLatin1String("id")) : QJsonValue());
+    const ServerConfig &config = m_endpoint->config();
+    auto incoming = std::make_shared<Incoming>();
+    m_inbox.push_back(incoming);
+    if (text.size() >= ParseAheadChars && m_parsingAhead < MaxParsingAhead
+        && m_endpoint->parseAhead(this, text, ParseLimits{config.maxStringBytes, config.maxEventsPerPublish, true}, incoming)) {
+        ++m_parsingAhead;
         return;
     }
-    if (!doc.isObject()) {
-        sendError(Error{ErrorCode::InvalidJson, QStringLiteral("a frame must hold one JSON object")});
-        return;
-    }
-    handleOp(doc.object());
+    // Small messages (and every message when parse threads are off or busy with this client's)
+    // are parsed here; events are then parsed as part of the publish.
+    parse(text, ParseLimits{config.maxStringBytes, config.maxEventsPerPublish, false}, incoming.get());
+    incoming->ready = true;
+    handleInbox();
 }
 
-void WsClient::handleOp(const QJsonObject &op)
+void WsClient::parsedAhead()
+{
+    --m_parsingAhead;
+    handleInbox();
+}
+
+void WsClient::handleInbox()
+{
+    if (m_draining)
+        return;
+    m_draining = true;
+    while (!m_inbox.empty() && m_inbox.front()->ready) {
+        const std::shared_ptr<Incoming> in = std::move(m_inbox.front());
+        m_inbox.pop_front();
+        if (!m_closing)
+            handleIncoming(*in);
+    }
+    m_draining = false;
+}
+
+void WsClient::handleIncoming(Incoming &in)
+{
+    m_messageBytes = in.bytes;
+    if (in.error) {
+        sendError(in.error, in.errorId);
+        return;
+    }
+    handleOp(in.op, &in);
+}
+
+void WsClient::handleOp(const QJsonObject &op, Incoming *parsed)
 {
     const QJsonValue id = op.value(QLatin1String("id"));
     const QJsonValue opValue = op.value(QLatin1String("op"));
     const QString name = opValue.toString();
     if (name == QLatin1String("publish"))
-        opPublish(op, id);
+        opPublish(op, id, parsed);
     else if (name == QLatin1String("subscribe"))
         opSubscribe(op, id);
     else if (name == QLatin1String("unsubscribe"))
@@ -299,7 +379,7 @@ void WsClient::opUnsubscribe(const QJsonObject &op, const QJsonValue &id)
     sendJson(answer);
 }
 
-void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
+void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id, Incoming *parsed)
 {
     if (!canPublish(m_role)) {
         if (m_role == Role::None)
@@ -309,11 +389,7 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
         return;
     }
     QJsonValue payload;
-    if (op.contains(QLatin1String("events")))
-        payload = op.value(QLatin1String("events"));
-    else if (op.contains(QLatin1String("event")))
-        payload = op.value(QLatin1String("event"));
-    if (payload.isUndefined() || (op.contains(QLatin1String("events")) && !payload.isArray())) {
+    if (!publishPayload(op, &payload)) {
         sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("publish needs \"event\": {…} or \"events\": […]")}, id);
         return;
     }
@@ -327,7 +403,9 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id)
                   id);
         return;
     }
-    const PublishResult result = m_hub->publishJson(payload);
+    const PublishResult result = parsed && parsed->eventsParsed
+        ? m_hub->publishParsed(std::move(parsed->batch), parsed->batchError)
+        : m_hub->publishJson(payload);
     if (result.error) {
         sendError(result.error, id);
         return;

@@ -8,6 +8,9 @@
 #include <QObject>
 #include <QPointer>
 
+#include <deque>
+#include <memory>
+
 class QTcpSocket;
 class QWebSocket;
 
@@ -44,18 +47,43 @@ public:
     Role role() const { return m_role; }
     QJsonObject describe() const;
 
+    // A received message, parsed on the server thread or ahead on a parse thread. Messages are
+    // handled strictly in the order they came, whichever finished parsing first.
+    struct Incoming {
+        qint64 bytes = 0;       // its UTF-8 size
+        Error error;            // not a JSON object: answered with this (and errorId)
+        QJsonValue errorId;
+        QJsonObject op;
+        bool eventsParsed = false; // a publish whose events were parsed too (into batch or batchError)
+        EventBatch batch;
+        Error batchError;
+        bool ready = false;     // set on the server thread once parsed
+    };
+    struct ParseLimits {
+        qint64 maxStringBytes;
+        int maxEventsPerPublish;
+        bool events; // parse a publish's events too
+    };
+    // Thread-safe: touches nothing but its arguments.
+    static void parse(const QString &text, const ParseLimits &limits, Incoming *out);
+    // Called on the server thread when a message parsed ahead is ready.
+    void parsedAhead();
+    quint64 serial() const { return m_serial; }
+
 Q_SIGNALS:
     void finished(Runwatch::WsClient *client);
 
 private:
     void onText(const QString &text);
+    void handleInbox();
+    void handleIncoming(Incoming &in);
     void onBinary(const QByteArray &data);
     void onDisconnected();
-    void handleOp(const QJsonObject &op);
+    void handleOp(const QJsonObject &op, Incoming *parsed = nullptr);
     void opAuth(const QJsonObject &op, const QJsonValue &id);
     void opSubscribe(const QJsonObject &op, const QJsonValue &id);
     void opUnsubscribe(const QJsonObject &op, const QJsonValue &id);
-    void opPublish(const QJsonObject &op, const QJsonValue &id);
+    void opPublish(const QJsonObject &op, const QJsonValue &id, Incoming *parsed);
     void touch();
 
     QPointer<QWebSocket> m_socket;
@@ -74,6 +102,10 @@ private:
     bool m_finished = false;
     qint64 m_messageBytes = 0; // of the message being handled
     ProducerLimiter m_limiter;
+    quint64 m_serial;
+    std::deque<std::shared_ptr<Incoming>> m_inbox; // received, not yet handled, oldest first
+    int m_parsingAhead = 0;                        // of them, on a parse thread now
+    bool m_draining = false;
 };
 
 } // namespace Runwatch

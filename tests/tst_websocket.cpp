@@ -117,6 +117,7 @@ private Q_SLOTS:
     void welcome();
     void publishAck();
     void publishSeqIncreasesAcrossRuns();
+    void largeAndSmallMessagesKeepTheirOrder();
     void replayThenLiveWhilePublishing();
     void subscribeOpReplayThenSubscribedThenLive();
     void sinceAndReplay_data();
@@ -242,6 +243,75 @@ void TestWebSocket::publishAck()
     }
     QCOMPARE(seen.at(7), s3.first());
     QCOMPARE(all->events().at(7).value(kRun).toString(), QStringLiteral("a"));
+}
+
+// Large messages are parsed on a parse thread, small ones on the server thread: whatever finishes
+// parsing first, a connection's messages are answered, stored and broadcast in the order sent.
+void TestWebSocket::largeAndSmallMessagesKeepTheirOrder()
+{
+    ServerConfig config;
+    config.parseThreads = 2;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr all = openProbe(srv.ws(QStringLiteral("/ws")));
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(all->waitConnected());
+    QVERIFY(producer->waitConnected());
+    all->send(QJsonObject{{QStringLiteral("op"), QStringLiteral("subscribe")}, {QStringLiteral("run"), QStringLiteral("*")}});
+    QVERIFY(!all->waitMessage(QStringLiteral("subscribed")).isEmpty());
+
+    const QJsonArray big1 = metricEvents(QStringLiteral("o"), 300);
+    QJsonArray bad = metricEvents(QStringLiteral("o"), 300, 1000);
+    bad[150] = QJsonObject{{QStringLiteral("run"), QStringLiteral("o")}}; // no type
+    const QJsonArray big2 = metricEvents(QStringLiteral("o"), 300, 2000);
+    const QString brokenJson = QStringLiteral("{\"op\":\"publish\",\"events\":[") + QString(4000, QLatin1Char('[')); // large, not JSON
+    QVERIFY(Test::publishOp(big1).value(QStringLiteral("events")).toArray().size() == 300);
+    QVERIFY(QJsonDocument(big1).toJson(QJsonDocument::Compact).size() > 4 * 2048);
+
+    // All sent at once, without waiting for any answer.
+    producer->send(Test::publishOp(big1, QStringLiteral("big1")));
+    producer->send(QJsonObject{{QStringLiteral("op"), QStringLiteral("ping")}, {QStringLiteral("id"), QStringLiteral("p1")}});
+    producer->send(Test::publishOp(metricEvents(QStringLiteral("o"), 1, 500), QStringLiteral("small1")));
+    producer->send(Test::publishOp(bad, QStringLiteral("bad")));
+    producer->sendText(brokenJson);
+    producer->send(Test::publishOp(metricEvents(QStringLiteral("o"), 1, 1500), QStringLiteral("small2")));
+    producer->send(Test::publishOp(big2, QStringLiteral("big2")));
+    QVERIFY(!waitAnswer(*producer, QStringLiteral("big2")).isEmpty());
+
+    const QVector<QJsonObject> &answers = producer->messages();
+    QStringList order;
+    for (const QJsonObject &m : answers) {
+        const QString type = m.value(kType).toString();
+        if (type == QLatin1String("welcome"))
+            continue;
+        const QString id = m.value(kId).toString();
+        order << type + QLatin1Char(':') + (id.isEmpty() ? QStringLiteral("-") : id);
+    }
+    QCOMPARE(order, (QStringList{QStringLiteral("ack:big1"), QStringLiteral("pong:p1"), QStringLiteral("ack:small1"),
+                                 QStringLiteral("error:bad"), QStringLiteral("error:-"), QStringLiteral("ack:small2"),
+                                 QStringLiteral("ack:big2")}));
+    const QJsonObject badError = answerTo(*producer, QStringLiteral("bad"));
+    QCOMPARE(badError.value(QStringLiteral("code")).toString(), QStringLiteral("INVALID_EVENT"));
+    QVERIFY2(badError.value(QStringLiteral("message")).toString().startsWith(QLatin1String("event 150:")),
+             qPrintable(badError.value(QStringLiteral("message")).toString()));
+    QCOMPARE(answers.at(answers.size() - 3).value(QStringLiteral("code")).toString(), QStringLiteral("INVALID_JSON"));
+
+    QVector<qint64> acked;
+    for (const QString &id : {QStringLiteral("big1"), QStringLiteral("small1"), QStringLiteral("small2"), QStringLiteral("big2")})
+        acked += seqList(answerTo(*producer, id).value(kSeq).toArray());
+    QCOMPARE(acked.size(), 602);
+    QVERIFY(strictlyIncreasing(acked));
+
+    // The subscriber got exactly the accepted events, in that order, with the data as sent.
+    QVERIFY2(all->waitEvents(602, 10000), qPrintable(QStringLiteral("got %1 events").arg(all->events().size())));
+    QVERIFY(sync(*all));
+    QCOMPARE(all->seqs(), acked);
+    const QJsonObject first = all->events().first().value(QStringLiteral("data")).toObject();
+    QCOMPARE(first, big1.at(0).toObject().value(QStringLiteral("data")).toObject());
+    const QJsonObject last = all->events().last().value(QStringLiteral("data")).toObject();
+    QCOMPARE(last, big2.at(299).toObject().value(QStringLiteral("data")).toObject());
+    QCOMPARE(all->events().at(300).value(QStringLiteral("data")).toObject().value(QStringLiteral("step")).toInt(), 500);
+    QCOMPARE(all->events().at(301).value(QStringLiteral("data")).toObject().value(QStringLiteral("step")).toInt(), 1500);
 }
 
 void TestWebSocket::publishSeqIncreasesAcrossRuns()

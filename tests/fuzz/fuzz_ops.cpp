@@ -104,6 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         config.viewerToken = QStringLiteral("viewer-token");
     }
     config.maxSubscriptionsPerClient = 8;
+    config.parseThreads = 0; // every message handled before the next one is fed
     config.memoryHistoryBytes = 4 * 1024 * 1024;
 
     Hub hub(config, std::make_unique<MemoryStore>(config.memoryHistoryBytes));
