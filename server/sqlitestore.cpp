@@ -2,6 +2,7 @@
 
 #include <QDebug>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QSqlError>
 #include <QStorageInfo>
@@ -9,6 +10,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #ifdef RUNWATCH_SQLITE_DIRECT
 #include <QSqlDriver>
@@ -17,14 +21,101 @@
 
 namespace Runwatch {
 
+#ifdef RUNWATCH_SQLITE_DIRECT
+// Checkpoints of the write-ahead log, on a thread and a connection of their own. SQLite would run
+// them inside the commit that crossed 1,000 WAL pages, fsyncs included: every ack and broadcast
+// behind that commit waited for the disk (tens to hundreds of milliseconds on a busy one). A
+// passive checkpoint lets commits go on meanwhile. But the log starts over only once a checkpoint
+// has copied all of it, which one running beside a steady stream of commits never does: past
+// HardPages the committing connection checkpoints itself, as SQLite would have, to bound the log.
+// Under a steady stream that costs a commit the fsyncs once per HardPages instead of once per
+// Pages; between bursts, the thread catches up and no commit waits.
+class Checkpointer
+{
+public:
+    static constexpr int Pages = 1000;     // SQLite's own auto-checkpoint threshold
+    static constexpr int HardPages = 4000; // 16 MB with 4 KiB pages
+
+    // Null when the second connection cannot be opened (the caller then keeps SQLite's own).
+    static std::unique_ptr<Checkpointer> start(const QString &path, bool syncFull)
+    {
+        sqlite3 *db = nullptr;
+        if (sqlite3_open_v2(QFile::encodeName(path).constData(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK
+            || sqlite3_exec(db, syncFull ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+            sqlite3_close(db);
+            return nullptr;
+        }
+        return std::unique_ptr<Checkpointer>(new Checkpointer(db));
+    }
+    ~Checkpointer()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_stop = true;
+        }
+        m_wake.notify_one();
+        m_thread.join();
+        sqlite3_close(m_db);
+    }
+    // A commit left this many pages in the WAL (sqlite3_wal_hook).
+    static int walHook(void *self, sqlite3 *db, const char *name, int pages)
+    {
+        if (pages >= HardPages)
+            sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        else if (pages >= Pages)
+            static_cast<Checkpointer *>(self)->request();
+        return SQLITE_OK;
+    }
+
+private:
+    explicit Checkpointer(sqlite3 *db)
+        : m_db(db)
+    {
+        m_thread = std::thread([this] { run(); });
+    }
+    void request()
+    {
+        {
+            std::lock_guard<std::mutex> lock(m_mutex);
+            m_due = true;
+        }
+        m_wake.notify_one();
+    }
+    void run()
+    {
+        std::unique_lock<std::mutex> lock(m_mutex);
+        for (;;) {
+            m_wake.wait(lock, [this] { return m_stop || m_due; });
+            if (m_stop)
+                return;
+            m_due = false;
+            lock.unlock();
+            // A failure (a full disk) leaves the pages in the WAL for the next request.
+            sqlite3_wal_checkpoint_v2(m_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            lock.lock();
+        }
+    }
+    sqlite3 *m_db;
+    std::mutex m_mutex;
+    std::condition_variable m_wake;
+    bool m_due = false;
+    bool m_stop = false;
+    std::thread m_thread;
+};
+#endif
+
 struct SqliteStore::Direct {
     enum Read { Run, All, Lifecycle, ReadCount };
 #ifdef RUNWATCH_SQLITE_DIRECT
     sqlite3 *db = nullptr;
     sqlite3_stmt *insert = nullptr;
     sqlite3_stmt *read[ReadCount] = {};
+    std::unique_ptr<Checkpointer> checkpointer;
     ~Direct()
     {
+        if (checkpointer)
+            sqlite3_wal_hook(db, nullptr, nullptr); // SQLite checkpoints at the close instead
+        checkpointer.reset();
         sqlite3_finalize(insert);
         for (sqlite3_stmt *statement : read)
             sqlite3_finalize(statement);
@@ -292,8 +383,13 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
             && direct->prepare("SELECT seq, envelope FROM events WHERE run = ? AND seq > ? ORDER BY seq LIMIT ?", &direct->read[Direct::Run])
             && direct->prepare("SELECT seq, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?", &direct->read[Direct::All])
             && direct->prepare("SELECT seq, envelope FROM events WHERE lifecycle = 1 AND seq > ? ORDER BY seq LIMIT ?",
-                               &direct->read[Direct::Lifecycle]))
+                               &direct->read[Direct::Lifecycle])) {
+            // Installing a WAL hook turns SQLite's own checkpoints in the commit off.
+            direct->checkpointer = Checkpointer::start(m_path, sync == Sync::Full);
+            if (direct->checkpointer)
+                sqlite3_wal_hook(direct->db, &Checkpointer::walHook, direct->checkpointer.get());
             m_direct = std::move(direct);
+        }
     }
 #endif
     return true;

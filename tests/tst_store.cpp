@@ -287,6 +287,7 @@ private Q_SLOTS:
     void readBefore();
     void failedAppendStoresNothing();
     void reopenKeepsEverything();
+    void walIsCheckpointedWhileOpen();
     void removeRunKeepsSeqFloor_data();
     void removeRunKeepsSeqFloor();
     void removeRunTwiceRaisesFloor();
@@ -538,6 +539,53 @@ void TestStore::reopenKeepsEverything()
     QCOMPARE(store->storedBytes(), bytes + bytesOf(more));
     QCOMPARE(seqsOf(store->readLifecycle(8, 100, NoBudget)), (QVector<qint64>{9, 11}));
     QCOMPARE(store->readRun(QStringLiteral("d"), 0, 100, NoBudget).value(0).json, more.at(1).envelope);
+}
+
+// The write-ahead log is copied into the database while the store is open (on a thread of its
+// own, and by the writer itself past a bound when commits never pause), so it stays bounded
+// however much is written.
+void TestStore::walIsCheckpointedWhileOpen()
+{
+    QTemporaryDir dir;
+    QString error;
+    std::unique_ptr<SqliteStore> store = SqliteStore::open(dir.path(), SqliteStore::Sync::Normal, &error);
+    QVERIFY2(store, qPrintable(error));
+    const QString db = dir.filePath(QStringLiteral("runwatch.db"));
+    const QString wal = db + QStringLiteral("-wal");
+    const QString pad(900, QLatin1Char('w'));
+    qint64 seq = 0;
+    qint64 written = 0;
+    // About 8 MB (twice SQLite's checkpoint threshold, half the bound at which a commit does it
+    // itself), then nothing: the checkpoint thread copies it into the database meanwhile.
+    for (int batch = 0; batch < 80; ++batch) {
+        EventBatch events;
+        for (int i = 0; i < 100; ++i)
+            events.append(makeEvent(++seq, QStringLiteral("w"), QStringLiteral("log"), {{QStringLiteral("message"), pad}}));
+        written += bytesOf(events);
+        QVERIFY2(store->append(events, &error), qPrintable(error));
+    }
+    QTRY_VERIFY2_WITH_TIMEOUT(QFileInfo(db).size() > written * 3 / 4, qPrintable(QString::number(QFileInfo(db).size())), 10000);
+    // Then about 40 MB more without a pause, ten times the threshold.
+    for (int batch = 0; batch < 400; ++batch) {
+        EventBatch events;
+        for (int i = 0; i < 100; ++i)
+            events.append(makeEvent(++seq, QStringLiteral("w"), QStringLiteral("log"), {{QStringLiteral("message"), pad}}));
+        written += bytesOf(events);
+        QVERIFY2(store->append(events, &error), qPrintable(error));
+    }
+    QVERIFY(written > 36 * 1024 * 1024);
+    // Most of it reached the database file itself before any close, and the log did not grow with it.
+    QTRY_VERIFY2_WITH_TIMEOUT(QFileInfo(db).size() > written / 2,
+                              qPrintable(QStringLiteral("database %1 bytes, log %2 bytes").arg(QFileInfo(db).size()).arg(QFileInfo(wal).size())),
+                              10000);
+    QVERIFY2(QFileInfo(wal).size() < 24 * 1024 * 1024, qPrintable(QString::number(QFileInfo(wal).size())));
+    QCOMPARE(store->storedEvents(), seq);
+    QCOMPARE(store->readAll(seq - 1, 10, NoBudget).size(), 1);
+    store.reset();
+    store = SqliteStore::open(dir.path(), SqliteStore::Sync::Normal, &error);
+    QVERIFY2(store, qPrintable(error));
+    QCOMPARE(store->storedEvents(), seq);
+    QCOMPARE(store->lastSeq(), seq);
 }
 
 void TestStore::removeRunKeepsSeqFloor_data()
