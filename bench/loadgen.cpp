@@ -12,6 +12,7 @@
 #include <QCoreApplication>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QHash>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -413,7 +414,9 @@ public:
         }
         out += "]}";
         m_sent += n;
-        m_socket.sendTextMessage(QString::fromUtf8(out));
+        const QString text = QString::fromUtf8(out);
+        m_inFlight.insert(m_nextId, text);
+        m_socket.sendTextMessage(text);
     }
     void onText(const QString &text)
     {
@@ -424,9 +427,18 @@ public:
         const QJsonObject obj = QJsonDocument::fromJson(text.toUtf8()).object();
         const QString type = obj.value(QLatin1String("type")).toString();
         if (type == QLatin1String("ack")) {
+            m_inFlight.remove(obj.value(QLatin1String("id")).toInteger());
             *m_acked += obj.value(QLatin1String("seq")).toArray().size();
             if (m_o.rate <= 0 && m_sent < m_count)
                 sendBatch(qMin<qint64>(m_o.batch, m_count - m_sent));
+        } else if (type == QLatin1String("error") && obj.value(QLatin1String("code")) == QLatin1String("RATE_LIMITED")
+                   && m_inFlight.contains(obj.value(QLatin1String("id")).toInteger())) {
+            // Over the server's per-producer rate limit: nothing was stored; send the same publish
+            // again when the server says, as a client should. Counted, and shown at the end.
+            ++rateLimited;
+            const QString again = m_inFlight.value(obj.value(QLatin1String("id")).toInteger());
+            QTimer::singleShot(int(qMax<qint64>(1, obj.value(QLatin1String("retry_after_ms")).toInteger())), this,
+                               [this, again] { m_socket.sendTextMessage(again); });
         } else if (type == QLatin1String("error")) {
             std::fprintf(stderr, "server error: %s\n", qPrintable(text));
             ++errors;
@@ -438,6 +450,8 @@ public:
     qint64 m_count;
     qint64 m_sent = 0;
     qint64 m_nextId = 0;
+    QHash<qint64, QString> m_inFlight; // publishes sent and not acked yet, by id
+    std::atomic<qint64> rateLimited{0};
     std::atomic<qint64> *m_acked;
     std::atomic<bool> connected{false};
     std::atomic<bool> welcomed{false};
@@ -696,6 +710,12 @@ int main(int argc, char **argv)
                 percentile(lat, 0.999), lat.size());
     std::printf("lost %lld duplicated %lld resumed_after_4008 %d\n", static_cast<long long>(expectedDeliveries - (got - dups)),
                 static_cast<long long>(dups), cuts);
+    qint64 limited = 0;
+    for (auto &p : producers)
+        limited += p->rateLimited;
+    if (limited > 0)
+        std::printf("rate_limited_publishes_resent %lld (the server's --max-events-per-second / --max-bytes-per-second)\n",
+                    static_cast<long long>(limited));
     if (serverPid > 0)
         std::printf("server_rss_mb %.1f peak_rss_mb %.1f cpu_s %.2f\n", double(after.rssKb) / 1024.0, double(after.hwmKb) / 1024.0,
                     after.cpuS - before.cpuS);
