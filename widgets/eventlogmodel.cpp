@@ -156,7 +156,7 @@ void EventLogModel::append(const EventBatch &batch)
     const qsizetype first = qMax<qsizetype>(0, batch.size() - m_maxRows);
     for (qsizetype i = first; i < batch.size(); ++i) {
         const Event &event = batch.at(i);
-        rows.push_back(Row{event.seq, event.tsMs, event.run, event.type, summarize(event), severityOf(event)});
+        rows.emplace_back(event);
     }
     if (m_paused) {
         for (Row &row : rows)
@@ -174,7 +174,7 @@ void EventLogModel::prepend(const EventBatch &older)
     std::deque<Row> rows;
     for (const Event &event : older) {
         if (oldest == 0 || event.seq < oldest)
-            rows.push_back(Row{event.seq, event.tsMs, event.run, event.type, summarize(event), severityOf(event)});
+            rows.emplace_back(event);
     }
     if (rows.empty())
         return;
@@ -238,6 +238,21 @@ int EventLogModel::columnCount(const QModelIndex &parent) const
     return parent.isValid() ? 0 : ColumnCount;
 }
 
+const QString &EventLogModel::summaryOf(const Row &row) const
+{
+    if (!row.summarized) {
+        Event event;
+        event.kind = row.kind;
+        event.run = row.run;
+        event.type = row.type;
+        event.step = row.step;
+        event.data = std::exchange(row.data, QJsonObject());
+        row.summary = summarize(event);
+        row.summarized = true;
+    }
+    return row.summary;
+}
+
 QVariant EventLogModel::data(const QModelIndex &index, int role) const
 {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
@@ -249,12 +264,12 @@ QVariant EventLogModel::data(const QModelIndex &index, int role) const
         case Time: return QDateTime::fromMSecsSinceEpoch(row.tsMs).toString(QStringLiteral("HH:mm:ss.zzz"));
         case Run: return row.run;
         case Type: return row.type;
-        case Summary: return row.summary;
+        case Summary: return summaryOf(row);
         default: return {};
         }
     case Qt::ToolTipRole:
         if (index.column() == Summary)
-            return row.summary;
+            return summaryOf(row);
         if (index.column() == Time)
             return QString(Codec::formatTimestamp(row.tsMs) + QStringLiteral("  seq %1").arg(row.seq));
         return {};

@@ -44,14 +44,27 @@ public:
     static Severity severityOf(const Event &event);
 
 private:
+    // What a row shows. Its summary is written when first asked for: at a hundred thousand events a
+    // second most rows fall off the bound unseen, and formatting every one of them would cost the
+    // window more than everything else it does for an event.
     struct Row {
+        explicit Row(const Event &event)
+            : seq(event.seq), tsMs(event.tsMs), kind(event.kind), run(event.run), type(event.type), step(event.step),
+              data(event.data), severity(severityOf(event))
+        {
+        }
         qint64 seq;
         qint64 tsMs;
+        EventKind kind;
         QString run;
         QString type;
-        QString summary;
+        QString step;
+        mutable QJsonObject data;  // let go of once summarized
+        mutable QString summary;
+        mutable bool summarized = false;
         Severity severity;
     };
+    const QString &summaryOf(const Row &row) const;
     void insertRows(std::deque<Row> &rows);
 
     int m_maxRows;
