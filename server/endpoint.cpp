@@ -112,10 +112,13 @@ Endpoint::~Endpoint()
 {
     // Parse jobs post their results to this object: none may still be running once it is gone
     // (results already posted are dropped with it).
-    if (m_parsePool)
+    if (m_parsePool) {
+        m_parsePool->clear();
         m_parsePool->waitForDone();
-    // Clients unregister from the Hub in their destructors, while it still exists.
-    const QSet<WsClient *> clients = m_clients;
+    }
+    // Clients unregister from the Hub (and from here) in their destructors, while both exist:
+    // every one, also those finished and waiting for deleteLater.
+    const QList<WsClient *> clients = m_bySerial.values();
     for (WsClient *client : clients)
         delete client;
 }
@@ -339,14 +342,21 @@ void Endpoint::upgrade(HttpConnection *connection, QTcpSocket *socket, const Htt
 bool Endpoint::parseAhead(WsClient *client, const QString &text, const WsClient::ParseLimits &limits,
                           std::shared_ptr<WsClient::Incoming> out)
 {
-    if (!m_parsePool)
+    // Bounded over all clients: past it the server thread parses, and while it does, no socket is
+    // read, which is what holds fast producers back.
+    constexpr qint64 MaxParsingAheadBytes = 64 * 1024 * 1024;
+    const qint64 bytes = qint64(text.size()) * 2;
+    if (!m_parsePool || m_parsingAheadBytes + bytes > MaxParsingAheadBytes)
         return false;
+    m_parsingAheadBytes += bytes;
+    ++m_counters.parsedAhead;
     const quint64 serial = client->serial();
-    m_parsePool->start([this, serial, text, limits, out = std::move(out)] {
+    m_parsePool->start([this, serial, text, limits, bytes, out = std::move(out)] {
         WsClient::parse(text, limits, out.get());
         QMetaObject::invokeMethod(
             this,
-            [this, serial, out] {
+            [this, serial, bytes, out] {
+                m_parsingAheadBytes -= bytes;
                 out->ready = true;
                 // The client may have gone meanwhile: a serial is never reused, a pointer might be.
                 if (WsClient *client = m_bySerial.value(serial))

@@ -38,6 +38,7 @@ struct EndpointCounters {
     qint64 keepaliveDropped = 0;
     qint64 connectionsRefused = 0;
     qint64 rejectedHandshakes = 0;
+    qint64 parsedAhead = 0; // WebSocket messages parsed on a parse thread
 };
 
 // The one port: plain HTTP (REST, dashboard) and WebSocket upgrades, with auth, limits and
@@ -109,6 +110,7 @@ private:
     QSet<HttpConnection *> m_http;
     std::shared_ptr<ConnectionCounts> m_counts = std::make_shared<ConnectionCounts>();
     std::unique_ptr<QThreadPool> m_parsePool;
+    qint64 m_parsingAheadBytes = 0;         // of the texts on parse threads now, over all clients
     QHash<quint64, WsClient *> m_bySerial; // every WsClient of this endpoint, for parse results
     QVector<QPointer<QTcpSocket>> m_upgraded; // sockets handed to QWebSocketServer, freed by sweep()
     quint64 m_nextClientId = 0;

@@ -221,6 +221,7 @@ HttpResponse RestApi::prometheus() const
     metric("duplicates_ignored_total", "counter", "Events not stored again because their producer id (eid) was known.", hub.duplicatesIgnored);
     metric("publish_limited_total", "counter", "Publish requests refused for a producer's events/s or bytes/s limit.", hub.rateLimited, "limit=\"rate\"");
     out.append("runwatch_publish_limited_total{limit=\"runs_or_metrics\"} ").append(QByteArray::number(hub.limitRefused)).append('\n');
+    metric("messages_parsed_ahead_total", "counter", "WebSocket messages parsed on a parse thread (large ones).", ep.parsedAhead);
     metric("tcp_connections", "gauge", "Open TCP connections (what the connection limits count).", m_endpoint->openConnections());
     metric("connections_refused_total", "counter", "Connections refused at the connection limits.", ep.connectionsRefused);
     metric("queue_bytes", "gauge", "Bytes queued for WebSocket clients and not yet written.", queued);

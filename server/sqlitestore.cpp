@@ -60,10 +60,16 @@ public:
     // A commit left this many pages in the WAL (sqlite3_wal_hook).
     static int walHook(void *self, sqlite3 *db, const char *name, int pages)
     {
-        if (pages >= HardPages)
+        auto *checkpointer = static_cast<Checkpointer *>(self);
+        if (pages >= HardPages) {
+            // Waits for a checkpoint the thread is running (a passive one here would only be
+            // refused meanwhile), then copies the rest with no commit running beside it, so that
+            // the next commit starts the log over. SQLite calls the hook with no lock held.
+            std::lock_guard<std::mutex> running(checkpointer->m_running);
             sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-        else if (pages >= Pages)
-            static_cast<Checkpointer *>(self)->request();
+        } else if (pages >= Pages) {
+            checkpointer->request();
+        }
         return SQLITE_OK;
     }
 
@@ -90,12 +96,16 @@ private:
                 return;
             m_due = false;
             lock.unlock();
-            // A failure (a full disk) leaves the pages in the WAL for the next request.
-            sqlite3_wal_checkpoint_v2(m_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            {
+                // A failure (a full disk) leaves the pages in the WAL for the next request.
+                std::lock_guard<std::mutex> running(m_running);
+                sqlite3_wal_checkpoint_v2(m_db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+            }
             lock.lock();
         }
     }
     sqlite3 *m_db;
+    std::mutex m_running; // held while a checkpoint runs, on either connection
     std::mutex m_mutex;
     std::condition_variable m_wake;
     bool m_due = false;

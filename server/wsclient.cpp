@@ -195,11 +195,16 @@ QJsonObject WsClient::describe() const
 
 void WsClient::onDisconnected()
 {
-    if (m_finished)
+    if (m_disconnected)
         return;
-    m_finished = true;
+    m_disconnected = true;
     m_hub->removeSubscriber(this);
-    Q_EMIT finished(this);
+    // Messages that arrived before the peer went are still handled (their publishes stored) when
+    // the ones parsed ahead are ready; only then is this client done.
+    if (m_inbox.empty()) {
+        m_finished = true;
+        Q_EMIT finished(this);
+    }
 }
 
 void WsClient::onBinary(const QByteArray &)
@@ -269,10 +274,18 @@ void WsClient::handleInbox()
     while (!m_inbox.empty() && m_inbox.front()->ready) {
         const std::shared_ptr<Incoming> in = std::move(m_inbox.front());
         m_inbox.pop_front();
-        if (!m_closing)
+        // Once the connection is closing or gone, what it sent before is still stored, as it was
+        // when every message was handled on arrival; nothing else is done and no answer is sent.
+        if (!m_closing && !m_disconnected)
+            handleIncoming(*in);
+        else if (!in->error && in->op.value(QLatin1String("op")) == QLatin1String("publish"))
             handleIncoming(*in);
     }
     m_draining = false;
+    if (m_disconnected && !m_finished && m_inbox.empty()) {
+        m_finished = true;
+        Q_EMIT finished(this);
+    }
 }
 
 void WsClient::handleIncoming(Incoming &in)

@@ -99,6 +99,7 @@ private:
     qint64 m_lastPingMs = 0;
     qint64 m_defaultSince = 0;
     bool m_closing = false;
+    bool m_disconnected = false;
     bool m_finished = false;
     qint64 m_messageBytes = 0; // of the message being handled
     ProducerLimiter m_limiter;

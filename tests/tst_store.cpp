@@ -556,7 +556,8 @@ void TestStore::walIsCheckpointedWhileOpen()
     qint64 seq = 0;
     qint64 written = 0;
     // About 8 MB (twice SQLite's checkpoint threshold, half the bound at which a commit does it
-    // itself), then nothing: the checkpoint thread copies it into the database meanwhile.
+    // itself), then nothing: the checkpoint thread copies it into the database meanwhile (with the
+    // thread gone, nothing would reach the database file before the store closes).
     for (int batch = 0; batch < 80; ++batch) {
         EventBatch events;
         for (int i = 0; i < 100; ++i)
@@ -564,7 +565,10 @@ void TestStore::walIsCheckpointedWhileOpen()
         written += bytesOf(events);
         QVERIFY2(store->append(events, &error), qPrintable(error));
     }
-    QTRY_VERIFY2_WITH_TIMEOUT(QFileInfo(db).size() > written * 3 / 4, qPrintable(QString::number(QFileInfo(db).size())), 10000);
+    // At 1,000 pages in the log (4 MB) the thread is asked to copy them; if it finished before the
+    // last commits, the log started over and the tail (under 1,000 pages) waits for the next
+    // request, as it would with SQLite's own checkpoints. So at least a quarter is in the database.
+    QTRY_VERIFY2_WITH_TIMEOUT(QFileInfo(db).size() > written / 4, qPrintable(QString::number(QFileInfo(db).size())), 10000);
     // Then about 40 MB more without a pause, ten times the threshold.
     for (int batch = 0; batch < 400; ++batch) {
         EventBatch events;

@@ -118,6 +118,8 @@ private Q_SLOTS:
     void publishAck();
     void publishSeqIncreasesAcrossRuns();
     void largeAndSmallMessagesKeepTheirOrder();
+    void largePublishThenCloseIsStored_data();
+    void largePublishThenCloseIsStored();
     void replayThenLiveWhilePublishing();
     void subscribeOpReplayThenSubscribedThenLive();
     void sinceAndReplay_data();
@@ -312,6 +314,52 @@ void TestWebSocket::largeAndSmallMessagesKeepTheirOrder()
     QCOMPARE(last, big2.at(299).toObject().value(QStringLiteral("data")).toObject());
     QCOMPARE(all->events().at(300).value(QStringLiteral("data")).toObject().value(QStringLiteral("step")).toInt(), 500);
     QCOMPARE(all->events().at(301).value(QStringLiteral("data")).toObject().value(QStringLiteral("step")).toInt(), 1500);
+
+    // The four large messages went to the parse threads (else this test would show nothing).
+    QNetworkAccessManager nam;
+    const QByteArray metrics = httpCall(nam, "GET", srv.http(QStringLiteral("/metrics"))).body;
+    const qsizetype at = metrics.indexOf("\nrunwatch_messages_parsed_ahead_total ");
+    QVERIFY2(at >= 0, metrics.constData());
+    const QByteArray line = metrics.mid(at + 1, metrics.indexOf('\n', at + 1) - at - 1);
+    QCOMPARE(line, QByteArray("runwatch_messages_parsed_ahead_total 4"));
+}
+
+void TestWebSocket::largePublishThenCloseIsStored_data()
+{
+    QTest::addColumn<bool>("closeFrame");
+    QTest::newRow("close frame") << true;
+    QTest::newRow("TCP close, no close frame") << false;
+}
+
+// A producer that publishes a large batch without waiting for its ack and closes at once: what the
+// server received is stored, although the batch was still being parsed when the peer went.
+void TestWebSocket::largePublishThenCloseIsStored()
+{
+    QFETCH(bool, closeFrame);
+    ServerConfig config;
+    config.parseThreads = 1;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    constexpr int Rounds = 8;
+    for (int round = 0; round < Rounds; ++round) {
+        ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+        QVERIFY(producer->waitConnected());
+        QVERIFY(!producer->waitMessage(QStringLiteral("welcome")).isEmpty());
+        producer->send(Test::publishOp(logEvents(QStringLiteral("gone%1").arg(round), 300, 40, round * 1000)));
+        producer->socket().flush();
+        if (closeFrame)
+            producer->socket().close();
+        else
+            producer->socket().abort();
+    }
+    QNetworkAccessManager nam;
+    for (int round = 0; round < Rounds; ++round) {
+        const QUrl url = srv.http(QStringLiteral("/api/runs/gone%1/events?limit=1000").arg(round));
+        // Stored within a moment, not dropped with the connection.
+        int stored = 0;
+        QTRY_VERIFY2_WITH_TIMEOUT((stored = int(QJsonDocument::fromJson(httpCall(nam, "GET", url).body).array().size())) == 300,
+                                  qPrintable(QStringLiteral("round %1: %2 of 300 stored").arg(round).arg(stored)), 10000);
+    }
 }
 
 void TestWebSocket::publishSeqIncreasesAcrossRuns()

@@ -50,8 +50,16 @@ private:
     struct Row {
         explicit Row(const Event &event)
             : seq(event.seq), tsMs(event.tsMs), kind(event.kind), run(event.run), type(event.type), step(event.step),
-              data(event.data), severity(severityOf(event))
+              severity(severityOf(event))
         {
+            // A large event (a long log line, a big result) is summarized now, so that the log
+            // never holds more than a short line of it.
+            if (event.envelope.isEmpty() || event.envelope.size() > 1024) {
+                summary = summarize(event);
+                summarized = true;
+            } else {
+                data = event.data;
+            }
         }
         qint64 seq;
         qint64 tsMs;
