@@ -238,7 +238,7 @@ int EventLogModel::columnCount(const QModelIndex &parent) const
     return parent.isValid() ? 0 : ColumnCount;
 }
 
-const QString &EventLogModel::summaryOf(const Row &row) const
+const EventLogModel::Row &EventLogModel::described(const Row &row) const
 {
     if (!row.summarized) {
         Event event;
@@ -248,9 +248,10 @@ const QString &EventLogModel::summaryOf(const Row &row) const
         event.step = row.step;
         event.data = std::exchange(row.data, QJsonObject());
         row.summary = summarize(event);
+        row.severity = severityOf(event);
         row.summarized = true;
     }
-    return row.summary;
+    return row;
 }
 
 QVariant EventLogModel::data(const QModelIndex &index, int role) const
@@ -264,23 +265,23 @@ QVariant EventLogModel::data(const QModelIndex &index, int role) const
         case Time: return QDateTime::fromMSecsSinceEpoch(row.tsMs).toString(QStringLiteral("HH:mm:ss.zzz"));
         case Run: return row.run;
         case Type: return row.type;
-        case Summary: return summaryOf(row);
+        case Summary: return described(row).summary;
         default: return {};
         }
     case Qt::ToolTipRole:
         if (index.column() == Summary)
-            return summaryOf(row);
+            return described(row).summary;
         if (index.column() == Time)
             return QString(Codec::formatTimestamp(row.tsMs) + QStringLiteral("  seq %1").arg(row.seq));
         return {};
     case Qt::ForegroundRole:
-        switch (row.severity) {
+        switch (described(row).severity) {
         case Failure: return QColor(0xc0, 0x39, 0x2b);
         case Warning: return QColor(0xb3, 0x6b, 0x00);
         case Success: return QColor(0x23, 0x86, 0x3f);
         default: return {};
         }
-    case SeverityRole: return int(row.severity);
+    case SeverityRole: return int(described(row).severity);
     case SeqRole: return row.seq;
     case RunRole: return row.run;
     case TypeRole: return row.type;

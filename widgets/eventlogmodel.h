@@ -44,18 +44,18 @@ public:
     static Severity severityOf(const Event &event);
 
 private:
-    // What a row shows. Its summary is written when first asked for: at a hundred thousand events a
-    // second most rows fall off the bound unseen, and formatting every one of them would cost the
-    // window more than everything else it does for an event.
+    // What a row shows. Its summary and severity are worked out when first asked for: at a hundred
+    // thousand events a second most rows fall off the bound unseen, and working them out for every
+    // one would cost the window more than everything else it does for an event.
     struct Row {
         explicit Row(const Event &event)
-            : seq(event.seq), tsMs(event.tsMs), kind(event.kind), run(event.run), type(event.type), step(event.step),
-              severity(severityOf(event))
+            : seq(event.seq), tsMs(event.tsMs), kind(event.kind), run(event.run), type(event.type), step(event.step)
         {
-            // A large event (a long log line, a big result) is summarized now, so that the log
+            // A large event (a long log line, a big result) is looked at now, so that the log
             // never holds more than a short line of it.
             if (event.envelope.isEmpty() || event.envelope.size() > 1024) {
                 summary = summarize(event);
+                severity = severityOf(event);
                 summarized = true;
             } else {
                 data = event.data;
@@ -69,10 +69,11 @@ private:
         QString step;
         mutable QJsonObject data;  // let go of once summarized
         mutable QString summary;
+        mutable Severity severity = Normal;
         mutable bool summarized = false;
-        Severity severity;
     };
-    const QString &summaryOf(const Row &row) const;
+    // Fills in the row's summary and severity if not done yet.
+    const Row &described(const Row &row) const;
     void insertRows(std::deque<Row> &rows);
 
     int m_maxRows;
