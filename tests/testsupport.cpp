@@ -220,6 +220,16 @@ bool sync(WsProbe &probe)
     return waitAnswer(probe, id).value(QLatin1String("type")).toString() == QLatin1String("pong");
 }
 
+qint64 metricValue(const QByteArray &metrics, const QByteArray &sample)
+{
+    const QByteArray prefix = sample + ' ';
+    for (const QByteArray &line : metrics.split('\n')) {
+        if (line.startsWith(prefix))
+            return line.mid(prefix.size()).trimmed().toLongLong();
+    }
+    return -1;
+}
+
 QVector<qint64> seqList(const QJsonArray &array)
 {
     QVector<qint64> out;

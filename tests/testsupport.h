@@ -111,6 +111,9 @@ QString nextId();
 // A ping op round trip: everything the server sent this client before the pong has arrived.
 bool sync(WsProbe &probe);
 QVector<qint64> seqList(const QJsonArray &array);
+// One sample of a /metrics text, by its full name with any labels ("runwatch_tcp_connections",
+// "runwatch_connections{kind=\"http\"}"); -1 when absent.
+qint64 metricValue(const QByteArray &metrics, const QByteArray &sample);
 // Publishes with an id and waits for the ack; returns the acked seqs (empty on error or timeout).
 QVector<qint64> publishAcked(WsProbe &producer, const QJsonArray &events, int timeoutMs = 10000);
 QJsonObject publishOp(const QJsonArray &events, const QJsonValue &id = QJsonValue());

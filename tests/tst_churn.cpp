@@ -71,16 +71,10 @@ Metrics metrics(quint16 port)
 {
     Metrics m;
     const QByteArray answer = fetchOnce(port, "/metrics");
-    for (const QByteArray &line : answer.split('\n')) {
-        auto value = [&](const char *prefix, qint64 *out) {
-            if (line.startsWith(prefix))
-                *out = line.mid(qsizetype(qstrlen(prefix))).trimmed().toLongLong();
-        };
-        value("runwatch_connections{kind=\"websocket\"} ", &m.websocket);
-        value("runwatch_connections{kind=\"http\"} ", &m.http);
-        value("runwatch_tcp_connections ", &m.tcp);
-        value("runwatch_queue_bytes ", &m.queueBytes);
-    }
+    m.websocket = Test::metricValue(answer, "runwatch_connections{kind=\"websocket\"}");
+    m.http = Test::metricValue(answer, "runwatch_connections{kind=\"http\"}");
+    m.tcp = Test::metricValue(answer, "runwatch_tcp_connections");
+    m.queueBytes = Test::metricValue(answer, "runwatch_queue_bytes");
     m.ok = answer.startsWith("HTTP/1.1 200") && m.websocket >= 0 && m.http >= 0 && m.tcp >= 0;
     return m;
 }

@@ -139,11 +139,7 @@ void TestConnLimits::churnLeavesNothingBehind()
     auto gauge = [&](const QByteArray &name) {
         QByteArray answer;
         auto socket = openHttp(server.port(), &answer, "/metrics");
-        for (const QByteArray &line : answer.split('\n')) {
-            if (line.startsWith(QByteArray(name + ' ')))
-                return line.mid(name.size() + 1).trimmed().toLongLong();
-        }
-        return qint64(-1);
+        return Test::metricValue(answer, name);
     };
     QTRY_COMPARE_WITH_TIMEOUT(gauge("runwatch_tcp_connections"), qint64(1), 10000);
     QCOMPARE(gauge("runwatch_connections{kind=\"websocket\"}"), qint64(0));

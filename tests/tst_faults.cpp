@@ -238,17 +238,6 @@ QMap<qint64, QJsonObject> byseq(const QVector<QJsonObject> &envelopes)
     return out;
 }
 
-// One Prometheus sample, -1 when absent.
-qint64 metricValue(const QByteArray &text, const char *name)
-{
-    for (const QByteArray &line : text.split('\n')) {
-        const QByteArray prefix = QByteArray("runwatch_") + QByteArray(name) + ' ';
-        if (line.startsWith(prefix))
-            return line.mid(line.lastIndexOf(' ') + 1).toLongLong();
-    }
-    return -1;
-}
-
 } // namespace
 
 // Runs a helper that uses the QTest macros, and ends the test function when it failed.
@@ -371,9 +360,9 @@ void TestFaults::diskFull()
     QCOMPARE(httpCall(m_nam, QByteArrayLiteral("GET"), jail.http(QStringLiteral("/healthz"))).status, 200);
     HttpResult metrics = httpCall(m_nam, QByteArrayLiteral("GET"), jail.http(QStringLiteral("/metrics")));
     QCOMPARE(metrics.status, 200);
-    QCOMPARE(metricValue(metrics.body, "store_writable"), 0);
-    QVERIFY2(metricValue(metrics.body, "store_write_errors_total") >= 6, metrics.body.constData());
-    QCOMPARE(metricValue(metrics.body, "stored_events"), qint64(ackedFirst));
+    QCOMPARE(Test::metricValue(metrics.body, "runwatch_store_writable"), 0);
+    QVERIFY2(Test::metricValue(metrics.body, "runwatch_store_write_errors_total") >= 6, metrics.body.constData());
+    QCOMPARE(Test::metricValue(metrics.body, "runwatch_stored_events"), qint64(ackedFirst));
     // Deleting a run needs the disk too: refused, and the run stays (it must not vanish now and
     // come back at the next start).
     const HttpResult deleted = httpCall(m_nam, QByteArrayLiteral("DELETE"), jail.http(QStringLiteral("/api/runs/%1").arg(run)));
@@ -399,7 +388,7 @@ void TestFaults::diskFull()
     QCOMPARE(byseq(live->events()), ledger.acked);
     CHECKED(checkHistory(jail, run, ledger));
     metrics = httpCall(m_nam, QByteArrayLiteral("GET"), jail.http(QStringLiteral("/metrics")));
-    QCOMPARE(metricValue(metrics.body, "store_writable"), 1);
+    QCOMPARE(Test::metricValue(metrics.body, "runwatch_store_writable"), 1);
     QCOMPARE(jail.errLines(QStringLiteral("storing events again")).size(), 1);
     QCOMPARE(jail.errLines(QStringLiteral("publishes are refused")).size(), 1);
 
