@@ -104,6 +104,9 @@ int sendCommand(const QStringList &arguments)
                         .arg(status)
                         .arg(err.value(QLatin1String("code")).toString(), err.value(QLatin1String("message")).toString()));
     }
+    // Stored, but the server thinks it was meant otherwise ("metrics" for "metric").
+    for (const QJsonValue &warning : answer.value(QLatin1String("warnings")).toArray())
+        std::fprintf(stderr, "runwatch: warning: %s\n", qPrintable(warning.toObject().value(QLatin1String("message")).toString()));
     std::printf("%lld\n", static_cast<long long>(answer.value(QLatin1String("seq")).toArray().at(0).toDouble()));
     return 0;
 }

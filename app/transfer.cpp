@@ -3,6 +3,8 @@
 #include "codec.h"
 #include "config.h"
 #include "hub.h"
+#include "metrictable.h"
+#include "runstate.h"
 #include "sqlitestore.h"
 
 #include <QCommandLineParser>
@@ -31,15 +33,6 @@ int fail(const QString &message)
 {
     std::fprintf(stderr, "runwatch: %s\n", qPrintable(message));
     return 2;
-}
-
-QString csvField(const QString &text)
-{
-    if (!text.contains(QLatin1Char(',')) && !text.contains(QLatin1Char('"')) && !text.contains(QLatin1Char('\n')))
-        return text;
-    QString quoted = text;
-    quoted.replace(QLatin1String("\""), QLatin1String("\"\""));
-    return QLatin1Char('"') + quoted + QLatin1Char('"');
 }
 
 QString defaultDataDir()
@@ -85,52 +78,22 @@ bool exportRun(const QString &dataDir, const QString &run, Format format, QIODev
                 if (!ok)
                     *error = QStringLiteral("no run \"%1\" in %2").arg(run, QDir::toNativeSeparators(dataDir));
             } else {
-                // One row per metric event: step, time, then the value of each metric it carries.
-                struct Row {
-                    QString step;
-                    QString ts;
-                    std::map<QString, QString> values;
-                };
-                QVector<Row> rows;
-                QStringList names;
+                // The run's metrics as the server derives them, one row per step.
+                RunState state(run);
                 qint64 events = 0;
                 while (q.next()) {
                     ++events;
                     Event event;
-                    if (!Codec::parseEnvelope(q.value(0).toByteArray(), &event) || event.kind != EventKind::Metric)
-                        continue;
-                    Row row;
-                    const QJsonValue step = event.data.value(QLatin1String("step"));
-                    row.step = step.isDouble() ? QString::number(qint64(step.toDouble())) : QString();
-                    row.ts = Codec::formatTimestamp(event.tsMs);
-                    for (auto it = event.data.constBegin(); it != event.data.constEnd(); ++it) {
-                        double value;
-                        if (it.key() == QLatin1String("step") || !Codec::metricValue(it.value(), &value))
-                            continue;
-                        QByteArray text = Codec::metricValueJson(value);
-                        if (text.startsWith('"'))
-                            text = text.mid(1, text.size() - 2);
-                        row.values[it.key()] = QString::fromLatin1(text);
-                        if (!names.contains(it.key()))
-                            names.append(it.key());
-                    }
-                    rows.append(std::move(row));
+                    if (Codec::parseEnvelope(q.value(0).toByteArray(), &event))
+                        state.apply(event);
                 }
                 if (events == 0) {
                     *error = QStringLiteral("no run \"%1\" in %2").arg(run, QDir::toNativeSeparators(dataDir));
                 } else {
-                    QStringList header{QStringLiteral("step"), QStringLiteral("ts")};
-                    for (const QString &name : std::as_const(names))
-                        header.append(csvField(name));
-                    out->write(header.join(QLatin1Char(',')).toUtf8() + '\n');
-                    for (const Row &row : std::as_const(rows)) {
-                        QStringList fields{row.step, row.ts};
-                        for (const QString &name : std::as_const(names)) {
-                            const auto it = row.values.find(name);
-                            fields.append(it == row.values.end() ? QString() : it->second);
-                        }
-                        out->write(fields.join(QLatin1Char(',')).toUtf8() + '\n');
-                    }
+                    MetricTable table;
+                    for (const QString &name : state.metricNames())
+                        table.addSeries(name, *state.series(name));
+                    out->write(table.csv());
                     ok = true;
                 }
             }

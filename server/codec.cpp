@@ -5,6 +5,7 @@
 #include <QVarLengthArray>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -78,6 +79,59 @@ EventKind eventKindFor(const QString &type)
             return entry.kind;
     }
     return EventKind::Other;
+}
+
+namespace {
+
+// Optimal string alignment distance (Levenshtein with transpositions), for short type names.
+int editDistance(const QString &a, const QString &b)
+{
+    const qsizetype n = a.size(), m = b.size();
+    QVarLengthArray<int, 96> prev2(m + 1), prev(m + 1), cur(m + 1);
+    for (qsizetype j = 0; j <= m; ++j)
+        prev[j] = int(j);
+    for (qsizetype i = 1; i <= n; ++i) {
+        cur[0] = int(i);
+        for (qsizetype j = 1; j <= m; ++j) {
+            const int cost = a.at(i - 1) == b.at(j - 1) ? 0 : 1;
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+            if (i > 1 && j > 1 && a.at(i - 1) == b.at(j - 2) && a.at(i - 2) == b.at(j - 1))
+                cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+        }
+        std::swap(prev2, prev);
+        std::swap(prev, cur);
+    }
+    return prev[m];
+}
+
+} // namespace
+
+QString Codec::suggestType(const QString &type)
+{
+    if (eventKindFor(type) != EventKind::Other || type.size() > 32)
+        return QString();
+    static const char *const known[] = {"metric", "progress", "token", "log", "step_progress", "step_started",
+                                        "step_completed", "step_failed", "result", "error", "run_started",
+                                        "run_status", "run_completed", "run_failed"};
+    // Case and separators first: "Metric", "run-started", "RunStarted", "runstarted".
+    QString folded = type.toLower();
+    folded.remove(QLatin1Char('_')).remove(QLatin1Char('-')).remove(QLatin1Char('.')).remove(QLatin1Char(' '));
+    QString best;
+    int bestDistance = 3;
+    for (const char *name : known) {
+        const QString candidate = QLatin1String(name);
+        if (QString(candidate).remove(QLatin1Char('_')) == folded)
+            return candidate;
+        // One slip ("metrics", "logs"); two only in long names ("run_complte"), so that short
+        // custom types ("reset", "dog") are not taken for known ones.
+        const int allowed = candidate.size() >= 8 ? 2 : 1;
+        const int distance = editDistance(type.toLower(), candidate);
+        if (distance <= allowed && distance < bestDistance) {
+            best = candidate;
+            bestDistance = distance;
+        }
+    }
+    return best;
 }
 
 bool isLifecycle(EventKind kind)
@@ -164,10 +218,64 @@ Scan scan(const QByteArray &text)
     return result;
 }
 
-// Quotes bare NaN / Infinity / -Infinity tokens where a JSON value may stand (after ':' in an
-// object, or first or after ',' in an array). Anywhere else (a bare key) they are left alone, so
-// the parser still refuses the text.
-QByteArray quoteNonFinite(const QByteArray &text)
+// Numbers that JSON allows but a double cannot hold: out of range (1e400) becomes the string
+// "Infinity" or "-Infinity", as a diverging value would have been sent; too small (1e-400) becomes 0,
+// its nearest double. QJsonDocument refuses both, which would refuse the whole publish.
+bool outOfRange(const char *token, qsizetype length, QByteArray *replacement)
+{
+    // std::from_chars, not strtod: the application's locale may use another decimal point.
+    double value = 0;
+    const auto [end, error] = std::from_chars(token, token + length, value);
+    if (error != std::errc::result_out_of_range || end != token + length)
+        return false;
+    // Too large or too small: the decimal order of magnitude says which.
+    const char *p = token;
+    const char *stop = token + length;
+    const bool negative = *p == '-';
+    if (negative)
+        ++p;
+    qint64 order = 0;
+    bool seenDigit = false;
+    bool fraction = false;
+    for (; p < stop && *p != 'e' && *p != 'E'; ++p) {
+        if (*p == '.') {
+            fraction = true;
+        } else if (*p != '0' || seenDigit) {
+            if (!seenDigit && fraction)
+                order = -order; // zeros after the point before the first digit
+            seenDigit = true;
+            if (!fraction)
+                ++order;
+        } else if (fraction) {
+            ++order; // a leading zero after the point, counted until the first digit
+        }
+    }
+    if (!seenDigit)
+        return false;
+    qint64 exponent = 0;
+    if (p < stop) {
+        ++p;
+        const bool negativeExponent = p < stop && *p == '-';
+        if (p < stop && (*p == '-' || *p == '+'))
+            ++p;
+        for (; p < stop; ++p)
+            exponent = qMin<qint64>(exponent * 10 + (*p - '0'), qint64(1) << 40);
+        if (negativeExponent)
+            exponent = -exponent;
+    }
+    if (order + exponent > 0)
+        *replacement = negative ? QByteArrayLiteral("\"-Infinity\"") : QByteArrayLiteral("\"Infinity\"");
+    else
+        *replacement = QByteArrayLiteral("0");
+    return true;
+}
+
+// Rewrites what Python's json module and other producers write but strict JSON parsers refuse,
+// where a JSON value may stand (after ':' in an object, or first or after ',' in an array): bare
+// NaN / Infinity / -Infinity tokens become those strings, and numbers a double cannot hold are
+// mapped as outOfRange() says. Anywhere else (a bare key) the text is left alone, so the parser
+// still refuses it.
+QByteArray normalizeValues(const QByteArray &text)
 {
     QByteArray out;
     out.reserve(text.size() + 16);
@@ -208,6 +316,20 @@ QByteArray quoteNonFinite(const QByteArray &text)
             out.append("\"-Infinity\"");
             i += 8;
             last = 'I';
+            continue;
+        }
+        if (valuePosition && (c == '-' || (c >= '0' && c <= '9'))) {
+            qsizetype end = i + 1;
+            while (end < n && (std::isdigit(static_cast<unsigned char>(text.at(end))) || text.at(end) == '.'
+                               || text.at(end) == 'e' || text.at(end) == 'E' || text.at(end) == '+' || text.at(end) == '-'))
+                ++end;
+            QByteArray replacement;
+            if (outOfRange(text.constData() + i, end - i, &replacement))
+                out.append(replacement);
+            else
+                out.append(text.constData() + i, end - i);
+            i = end - 1;
+            last = '0';
             continue;
         }
         out.append(c);
@@ -298,6 +420,31 @@ Error checkOptionalNumber(const QJsonObject &data, QLatin1String key, const QStr
     return {};
 }
 
+// The values of a metric event: numbers (or the non-finite strings), objects of them nested
+// (flattened into "outer/inner" names), and the top-level step.
+Error checkMetricValues(const QJsonObject &data, const QString &prefix, int *values)
+{
+    for (auto it = data.constBegin(); it != data.constEnd(); ++it) {
+        if (prefix.isEmpty() && it.key() == QLatin1String("step"))
+            continue;
+        const QString name = prefix + it.key();
+        if (it.key().isEmpty() || name.size() > MaxMetricNameLength)
+            return invalid(QStringLiteral("metric: a metric name must have 1 to %1 characters").arg(MaxMetricNameLength));
+        if (it.value().isObject()) {
+            if (Error e = checkMetricValues(it.value().toObject(), name + QLatin1Char('/'), values))
+                return e;
+            continue;
+        }
+        double v;
+        if (!metricValue(it.value(), &v))
+            return invalid(QStringLiteral("metric: data.%1 must be a number "
+                                          "(or \"NaN\", \"Infinity\", \"-Infinity\")")
+                               .arg(QString(name).replace(QLatin1Char('/'), QLatin1Char('.'))));
+        ++*values;
+    }
+    return {};
+}
+
 Error validateData(EventKind kind, const QString &type, const QJsonObject &data, const QString &step)
 {
     static const QStringList kinds = {QStringLiteral("training"), QStringLiteral("evaluation"),
@@ -354,26 +501,15 @@ Error validateData(EventKind kind, const QString &type, const QJsonObject &data,
         return checkOptionalNumber(data, QLatin1String("eta_s"), type, 0);
     }
     case EventKind::Metric: {
-        int values = 0;
-        for (auto it = data.constBegin(); it != data.constEnd(); ++it) {
-            if (it.key() == QLatin1String("step")) {
-                const QJsonValue s = it.value();
-                if (s.isNull())
-                    continue;
-                const double d = s.toDouble(-1);
-                if (!s.isDouble() || d < 0 || d != std::floor(d) || d > 9.0e15)
-                    return invalid(QStringLiteral("metric: data.step must be a non-negative integer"));
-                continue;
-            }
-            double v;
-            if (!metricValue(it.value(), &v))
-                return invalid(QStringLiteral("metric: data.%1 must be a number "
-                                              "(or \"NaN\", \"Infinity\", \"-Infinity\")")
-                                   .arg(it.key()));
-            if (it.key().isEmpty() || it.key().size() > 256)
-                return invalid(QStringLiteral("metric: a metric name must have 1 to 256 characters"));
-            ++values;
+        const QJsonValue s = data.value(QLatin1String("step"));
+        if (!s.isUndefined() && !s.isNull()) {
+            const double d = s.toDouble(-1);
+            if (!s.isDouble() || d < 0 || d != std::floor(d) || d > 9.0e15)
+                return invalid(QStringLiteral("metric: data.step must be a non-negative integer"));
         }
+        int values = 0;
+        if (Error e = checkMetricValues(data, QString(), &values))
+            return e;
         if (values == 0)
             return invalid(QStringLiteral("metric: data holds no metric value"));
         return {};
@@ -449,9 +585,9 @@ QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth, qint
 
     QJsonParseError parseError{};
     QJsonDocument doc = QJsonDocument::fromJson(text, &parseError);
-    if (parseError.error != QJsonParseError::NoError && s.hasBareNonFinite) {
+    if ((parseError.error != QJsonParseError::NoError && s.hasBareNonFinite) || parseError.error == QJsonParseError::IllegalNumber) {
         QJsonParseError second{};
-        doc = QJsonDocument::fromJson(quoteNonFinite(text), &second);
+        doc = QJsonDocument::fromJson(normalizeValues(text), &second);
         if (second.error == QJsonParseError::NoError)
             parseError = second;
     }
@@ -548,9 +684,10 @@ Error parseEvent(const QJsonValue &value, qint64 receivedMs, Event *out)
     if (!type.isString() || !isValidType(type.toString()))
         return invalid(QStringLiteral("\"type\" must be 1 to %1 characters of A-Z a-z 0-9 . _ : / -")
                            .arg(MaxTypeLength));
+    // An event with nothing to say may leave data out ({"run": "x", "type": "run_completed"}).
     const QJsonValue data = object.value(QLatin1String("data"));
-    if (!data.isObject())
-        return invalid(QStringLiteral("\"data\" must be a JSON object"));
+    if (!data.isObject() && !data.isUndefined() && !data.isNull())
+        return invalid(QStringLiteral("\"data\" must be a JSON object (or left out)"));
 
     QString step;
     const QJsonValue stepValue = object.value(QLatin1String("step"));
@@ -704,6 +841,22 @@ QByteArray jsonString(const QString &text)
     QByteArray out;
     appendEscaped(out, text);
     return out;
+}
+
+bool parseCount(const QString &text, qint64 *out)
+{
+    if (text.isEmpty())
+        return false;
+    qint64 value = 0;
+    for (QChar c : text) {
+        if (c < QLatin1Char('0') || c > QLatin1Char('9'))
+            return false;
+        const int digit = c.unicode() - '0';
+        value = value > (std::numeric_limits<qint64>::max() - digit) / 10 ? std::numeric_limits<qint64>::max()
+                                                                            : value * 10 + digit;
+    }
+    *out = value;
+    return true;
 }
 
 QString formatTimestamp(qint64 ms)

@@ -27,6 +27,7 @@ struct ServerConfig {
     qint64 maxBytesPerSecond = 64 * 1024 * 1024; // published bytes per producer; 0: no limit
     int maxRuns = 10000;                         // runs held; a publish that would start another is refused
     int maxMetricsPerRun = 10000;                // metric names in one run
+    int maxStepsPerRun = 10000;                  // step ids in one run
     qint64 maxStringBytes = 1024 * 1024;         // one JSON string (as sent, escapes included)
     int parseThreads = -1;                       // threads that parse large WebSocket messages ahead; -1: one if there
                                                  // are two cores or more; 0: all on the server thread

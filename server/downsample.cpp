@@ -28,10 +28,13 @@ bool extremeLess(double a, double b)
 
 namespace {
 
+constexpr int MaxPicks = 7;
+
 // The points one bucket keeps: its lowest and highest value (NaN counts as highest, -Infinity as
 // lowest) and, besides them, the first point of every non-finite kind the bucket holds, so that a
-// bucket with both +Infinity and NaN shows both.
-int pickBucket(const double *values, qsizetype begin, qsizetype end, qsizetype picks[5])
+// bucket with both +Infinity and NaN shows both. The first bucket also keeps the series' first
+// point and the last bucket its last one: a thinned line starts and ends where the data does.
+int pickBucket(const double *values, qsizetype begin, qsizetype end, qsizetype n, qsizetype picks[MaxPicks])
 {
     qsizetype lo = begin, hi = begin;
     qsizetype firstOfKind[4] = {-1, -1, -1, -1};
@@ -58,6 +61,10 @@ int pickBucket(const double *values, qsizetype begin, qsizetype end, qsizetype p
     add(hi);
     for (qsizetype index : firstOfKind)
         add(index);
+    if (begin == 0)
+        add(0);
+    if (end == n)
+        add(n - 1);
     std::sort(picks, picks + count);
     return count;
 }
@@ -65,12 +72,12 @@ int pickBucket(const double *values, qsizetype begin, qsizetype end, qsizetype p
 qsizetype countFor(const double *values, qsizetype n, qsizetype buckets)
 {
     qsizetype total = 0;
-    qsizetype picks[5];
+    qsizetype picks[MaxPicks];
     for (qsizetype b = 0; b < buckets; ++b) {
         const qsizetype begin = n * b / buckets;
         const qsizetype end = n * (b + 1) / buckets;
         if (begin < end)
-            total += pickBucket(values, begin, end, picks);
+            total += pickBucket(values, begin, end, n, picks);
     }
     return total;
 }
@@ -104,9 +111,9 @@ QVector<qsizetype> downsampleMinMax(const double *values, qsizetype n, qsizetype
         out.append(best);
         return out;
     }
-    // Two points per bucket fill the budget exactly; buckets holding non-finite values may need
-    // more, and then fewer, wider buckets are used (rare: only series with NaN or Infinity).
-    qsizetype buckets = maxPoints / 2;
+    // Two points per bucket and the two ends fill the budget; buckets holding non-finite values
+    // may need more, and then fewer, wider buckets are used (rare: only series with NaN or Infinity).
+    qsizetype buckets = qMax<qsizetype>(1, (maxPoints - 2) / 2);
     if (countFor(values, n, buckets) > maxPoints) {
         qsizetype good = 1, bad = buckets;
         while (bad - good > 1) {
@@ -119,21 +126,32 @@ QVector<qsizetype> downsampleMinMax(const double *values, qsizetype n, qsizetype
         buckets = good;
     }
     out.reserve(maxPoints);
-    qsizetype picks[5];
+    qsizetype picks[MaxPicks];
     for (qsizetype b = 0; b < buckets; ++b) {
         const qsizetype begin = n * b / buckets;
         const qsizetype end = n * (b + 1) / buckets;
         if (begin >= end)
             continue;
-        const int count = pickBucket(values, begin, end, picks);
+        const int count = pickBucket(values, begin, end, n, picks);
         for (int k = 0; k < count; ++k)
             out.append(picks[k]);
     }
-    // A single bucket can still hold more kinds than a tiny budget: keep the rarest first.
+    // A single bucket (the whole series) can still hold more than a tiny budget: keep the
+    // non-finite kinds first (NaN, +Infinity, -Infinity), then the extremes, then the ends.
     if (out.size() > maxPoints) {
-        std::stable_sort(out.begin(), out.end(), [values](qsizetype a, qsizetype b) {
-            static const int priority[4] = {2, 3, 1, 0}; // NaN, +Inf, -Inf, then finite
-            return priority[rank(values[a])] < priority[rank(values[b])];
+        qsizetype lo = 0, hi = 0;
+        for (qsizetype i = 1; i < n; ++i) {
+            if (extremeLess(values[i], values[lo]))
+                lo = i;
+            if (extremeLess(values[hi], values[i]))
+                hi = i;
+        }
+        std::stable_sort(out.begin(), out.end(), [values, n, lo, hi](qsizetype a, qsizetype b) {
+            static const int priority[4] = {1, 0, 2, 3}; // by rank (-Inf, finite, +Inf, NaN), higher kept first
+            auto key = [&](qsizetype i) {
+                return priority[rank(values[i])] * 4 + ((i == lo || i == hi) ? 2 : 0) + ((i == 0 || i == n - 1) ? 1 : 0);
+            };
+            return key(a) > key(b);
         });
         out.resize(maxPoints);
         std::sort(out.begin(), out.end());

@@ -429,9 +429,7 @@ void Endpoint::onNewWebSocket()
         qint64 since = 0;
         const QString sinceText = query.queryItemValue(QStringLiteral("since"));
         if (!sinceText.isEmpty()) {
-            bool ok = false;
-            since = sinceText.toLongLong(&ok);
-            if (!ok || since < 0) {
+            if (!Codec::parseCount(sinceText, &since)) {
                 client->sendError(Error{ErrorCode::InvalidRequest, QStringLiteral("since= must be a seq number")});
                 client->closeWith(4400, QStringLiteral("INVALID_REQUEST"));
                 continue;

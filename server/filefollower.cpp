@@ -92,7 +92,7 @@ void FileFollower::poll()
         // One line longer than a read: it cannot become an event, skip past it.
         if (chunk.size() >= MaxReadBytes) {
             ++m_skipped;
-            Q_EMIT lineSkipped(QStringLiteral("%1:%2: line longer than %3 bytes, skipped").arg(m_path).arg(m_line + 1).arg(MaxReadBytes));
+            Q_EMIT problem(QStringLiteral("%1:%2: line longer than %3 bytes, skipped").arg(m_path).arg(m_line + 1).arg(MaxReadBytes));
             m_offset += chunk.size();
             saveState();
         }
@@ -105,6 +105,7 @@ void FileFollower::poll()
     qint64 lines = 0;
     qint64 skipped = 0;
     QStringList problems;
+    QVector<qint64> batchLines; // the file line of each event in batch
     // Whole lines only, and at most one publish worth of events per pass: what is read is either
     // published and passed, or left for the next pass; never both.
     while (start <= end && batch.size() < maxEvents) {
@@ -128,19 +129,34 @@ void FileFollower::poll()
             continue;
         }
         batch.append(std::move(event));
+        batchLines.append(m_line + lines);
     }
     if (!batch.isEmpty()) {
         const qsizetype count = batch.size();
+        const QStringList types = [&] {
+            QStringList list;
+            for (const Event &event : std::as_const(batch))
+                list.append(event.type);
+            return list;
+        }();
         const PublishResult result = m_hub->publish(std::move(batch));
         if (result.error) {
             // The store refused: keep the offset and try the same lines again on the next pass.
-            Q_EMIT lineSkipped(QStringLiteral("%1: not stored (%2), will retry").arg(m_path, result.error.message));
+            Q_EMIT problem(QStringLiteral("%1: not stored (%2), will retry").arg(m_path, result.error.message));
             return;
         }
         m_published += count;
+        // Stored, but probably not what was meant ("metrics"): said once per type.
+        for (const PublishWarning &warning : result.warnings) {
+            const QString &type = types.at(warning.index);
+            if (m_warnedTypes.size() < 256 && !m_warnedTypes.contains(type)) {
+                m_warnedTypes.insert(type);
+                problems.append(QStringLiteral("%1:%2: %3").arg(m_path).arg(batchLines.at(warning.index)).arg(warning.message));
+            }
+        }
     }
-    for (const QString &problem : std::as_const(problems))
-        Q_EMIT lineSkipped(problem);
+    for (const QString &message : std::as_const(problems))
+        Q_EMIT problem(message);
     m_skipped += skipped;
     m_line += lines;
     m_offset += start;

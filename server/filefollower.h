@@ -2,6 +2,7 @@
 
 #include <QFile>
 #include <QObject>
+#include <QSet>
 #include <QString>
 #include <QTimer>
 
@@ -32,8 +33,8 @@ public:
     static constexpr qint64 MaxReadBytes = 8 * 1024 * 1024;
 
 Q_SIGNALS:
-    // A line could not be used; `message` says where and why.
-    void lineSkipped(const QString &message);
+    // A line could not be used, or was stored with a warning; `message` says where and why.
+    void problem(const QString &message);
 
 private:
     quint64 fileIdentity() const;
@@ -49,6 +50,7 @@ private:
     qint64 m_line = 0;      // lines consumed so far, for messages
     qint64 m_published = 0;
     qint64 m_skipped = 0;
+    QSet<QString> m_warnedTypes; // custom types already warned about (UNKNOWN_TYPE), bounded
 };
 
 } // namespace Runwatch

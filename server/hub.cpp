@@ -147,7 +147,7 @@ PublishResult Hub::publishParsed(EventBatch batch, const Error &parseError)
 {
     if (parseError) {
         ++m_counters.publishRejected;
-        return {parseError, {}, 0};
+        return {parseError, {}, 0, {}};
     }
     return publish(std::move(batch));
 }
@@ -159,11 +159,14 @@ Error Hub::checkLimits(const EventBatch &events) const
 {
     QSet<QString> newRuns;
     QHash<QString, int> metricKeys; // metric values in this batch, per run
+    QHash<QString, int> stepEvents; // step events in this batch, per run
     for (const Event &event : events) {
         if (m_runs.find(event.run) == m_runs.end())
             newRuns.insert(event.run);
         if (event.kind == EventKind::Metric)
-            metricKeys[event.run] += int(event.data.size());
+            metricKeys[event.run] += Codec::metricCount(event.data);
+        else if (!event.step.isEmpty())
+            ++stepEvents[event.run];
     }
     if (!newRuns.isEmpty() && qint64(m_runs.size()) + newRuns.size() > m_config.maxRuns)
         return Error(ErrorCode::TooLarge, QStringLiteral("the server holds %1 runs, its limit (--max-runs); delete finished "
@@ -179,10 +182,10 @@ Error Hub::checkLimits(const EventBatch &events) const
         for (const Event &event : events) {
             if (event.run != it.key() || event.kind != EventKind::Metric)
                 continue;
-            for (auto key = event.data.constBegin(); key != event.data.constEnd(); ++key) {
-                if (key.key() != QLatin1String("step") && (run == m_runs.end() || !run->second.series(key.key())))
-                    fresh.insert(key.key());
-            }
+            Codec::forEachMetric(event.data, [&](const QString &name, double) {
+                if (run == m_runs.end() || !run->second.series(name))
+                    fresh.insert(name);
+            });
         }
         if (held + fresh.size() > m_config.maxMetricsPerRun)
             return Error(ErrorCode::TooLarge, QStringLiteral("run \"%1\" would have %2 metric names; the limit is %3 "
@@ -191,7 +194,54 @@ Error Hub::checkLimits(const EventBatch &events) const
                                                   .arg(held + fresh.size())
                                                   .arg(m_config.maxMetricsPerRun));
     }
+    for (auto it = stepEvents.cbegin(); it != stepEvents.cend(); ++it) {
+        const auto run = m_runs.find(it.key());
+        const int held = run == m_runs.end() ? 0 : int(run->second.steps().size());
+        if (held + it.value() <= m_config.maxStepsPerRun)
+            continue;
+        QSet<QString> fresh;
+        for (const Event &event : events) {
+            if (event.run == it.key() && !event.step.isEmpty() && (run == m_runs.end() || !run->second.hasStep(event.step)))
+                fresh.insert(event.step);
+        }
+        if (held + fresh.size() > m_config.maxStepsPerRun)
+            return Error(ErrorCode::TooLarge, QStringLiteral("run \"%1\" would have %2 steps; the limit is %3 "
+                                                             "(--max-steps-per-run)")
+                                                  .arg(it.key())
+                                                  .arg(held + fresh.size())
+                                                  .arg(m_config.maxStepsPerRun));
+    }
     return {};
+}
+
+QJsonArray warningsJson(const QVector<PublishWarning> &warnings)
+{
+    QJsonArray out;
+    for (const PublishWarning &w : warnings)
+        out.append(QJsonObject{{QStringLiteral("index"), w.index}, {QStringLiteral("code"), w.code}, {QStringLiteral("message"), w.message}});
+    return out;
+}
+
+QVector<PublishWarning> Hub::warningsFor(const EventBatch &events)
+{
+    QVector<PublishWarning> warnings;
+    for (qsizetype i = 0; i < events.size(); ++i) {
+        const Event &event = events.at(i);
+        if (event.kind != EventKind::Other)
+            continue;
+        auto it = m_typeSuggestions.constFind(event.type);
+        if (it == m_typeSuggestions.constEnd()) {
+            if (m_typeSuggestions.size() >= 4096) // bounded: a producer may invent types without end
+                m_typeSuggestions.clear();
+            it = m_typeSuggestions.insert(event.type, Codec::suggestType(event.type));
+        }
+        if (it->isEmpty())
+            continue;
+        warnings.append(PublishWarning{int(i), QStringLiteral("UNKNOWN_TYPE"),
+                                       QStringLiteral("unknown type \"%1\", stored as a custom event; did you mean \"%2\"?")
+                                           .arg(event.type, *it)});
+    }
+    return warnings;
 }
 
 PublishResult Hub::publish(EventBatch events)
@@ -201,8 +251,9 @@ PublishResult Hub::publish(EventBatch events)
     if (Error e = checkLimits(events)) {
         ++m_counters.limitRefused;
         ++m_counters.publishRejected;
-        return {e, {}, 0};
+        return {e, {}, 0, {}};
     }
+    const QVector<PublishWarning> warnings = warningsFor(events);
     const qint64 before = m_seq;
     // Events that carry a producer id ("eid") already stored for their run are not stored again:
     // their ack names the seq they got the first time, so a producer may retry without duplicates.
@@ -246,6 +297,7 @@ PublishResult Hub::publish(EventBatch events)
         }
         if (events.isEmpty()) {
             m_counters.duplicatesIgnored += result.duplicates;
+            result.warnings = warnings;
             return result;
         }
         bool knownEid = false;
@@ -259,7 +311,7 @@ PublishResult Hub::publish(EventBatch events)
     if (!storeError.isEmpty()) {
         m_seq = qMax(before, m_store->lastSeq());
         ++m_counters.publishRejected;
-        return {Error{ErrorCode::StoreFailed, QStringLiteral("events not stored: %1").arg(storeError)}, {}, 0};
+        return {Error{ErrorCode::StoreFailed, QStringLiteral("events not stored: %1").arg(storeError)}, {}, 0, {}};
     }
     m_counters.duplicatesIgnored += result.duplicates;
     for (const Event &event : events)
@@ -268,6 +320,7 @@ PublishResult Hub::publish(EventBatch events)
     m_pending.append(events);
     scheduleFlush();
     Q_EMIT accepted(events);
+    result.warnings = warnings;
     return result;
 }
 
@@ -405,11 +458,8 @@ Subscription *Hub::subscribe(Subscriber *owner, Subscription::Target target, con
     sub->run = run;
     sub->announce = announce;
     sub->announceId = announceId;
-    if (since < 0) {
-        sub->cursor = m_seq;
-    } else {
-        sub->cursor = since;
-    }
+    // Live only, or a cursor at or past the last seq: nothing to replay, every later event comes.
+    sub->cursor = since < 0 ? m_seq : qMin(since, m_seq);
     Subscription *raw = sub.get();
     m_bySubscriber[owner].push_back(std::move(sub));
     indexFor(target, run)->append(raw);

@@ -6,6 +6,7 @@
 #include "runstate.h"
 
 #include <QHash>
+#include <QJsonArray>
 #include <QJsonValue>
 #include <QObject>
 
@@ -42,10 +43,21 @@ public:
     virtual void cutLoose(int closeCode, const QString &reason) = 0;
 };
 
+// Something about an accepted event the producer should know: it was stored all the same.
+struct PublishWarning {
+    int index = 0;   // of the event in its publish
+    QString code;    // UNKNOWN_TYPE
+    QString message;
+};
+
+// [{"index": …, "code": …, "message": …}, …] as acks and POST answers carry them.
+QJsonArray warningsJson(const QVector<PublishWarning> &warnings);
+
 struct PublishResult {
     Error error;
     QVector<qint64> seqs; // one per event, in order; a repeated eid gets the seq stored the first time
     int duplicates = 0;   // events not stored again because their eid was known
+    QVector<PublishWarning> warnings;
 };
 
 struct HubCounters {
@@ -140,6 +152,7 @@ private:
     void detach(Subscription *sub);
     bool restoreSnapshot(const QByteArray &blob);
     Error checkLimits(const EventBatch &events) const;
+    QVector<PublishWarning> warningsFor(const EventBatch &events);
 
     ServerConfig m_config;
     std::unique_ptr<EventStore> m_store;
@@ -153,6 +166,7 @@ private:
     QVector<Subscription *> m_lifecycle;
     QVector<Subscriber *> m_cutting;
     HubCounters m_counters;
+    QHash<QString, QString> m_typeSuggestions; // custom type -> known type it looks like ("" for none)
     qint64 m_restoredEvents = 0;
     bool m_restoredFromSnapshot = false;
 };

@@ -4,11 +4,13 @@
 #include "downsample.h"
 #include "endpoint.h"
 #include "hub.h"
+#include "metrictable.h"
 #include "version.h"
 #include "wsclient.h"
 
 #include <QFile>
 #include <QJsonArray>
+#include <QUrl>
 
 #include <limits>
 
@@ -42,9 +44,8 @@ bool queryInteger(const HttpRequest &request, const QString &key, qint64 fallbac
         *out = fallback;
         return true;
     }
-    bool ok = false;
-    const qint64 value = text.toLongLong(&ok);
-    if (!ok || value < 0) {
+    qint64 value = 0;
+    if (!Codec::parseCount(text, &value)) {
         *error = QStringLiteral("%1= must be a non-negative integer").arg(key);
         return false;
     }
@@ -127,9 +128,11 @@ HttpResponse RestApi::handle(const HttpRequest &request, Role role, bool wrongTo
         return events(id, request);
     if (what == QLatin1String("subscribers") && path.size() == 4)
         return subscribers(id);
+    if (what == QLatin1String("steps") && path.size() == 4)
+        return steps(id, request);
     if (what == QLatin1String("metrics")) {
         if (path.size() == 4)
-            return metricNames(id);
+            return metricNames(id, request);
         // A metric name may itself hold slashes ("train/loss"), encoded or not.
         return metricSeries(id, path.mid(4).join(QLatin1Char('/')), request);
     }
@@ -284,12 +287,53 @@ HttpResponse RestApi::events(const QString &id, const HttpRequest &request) cons
     return r;
 }
 
-HttpResponse RestApi::metricNames(const QString &id) const
+HttpResponse RestApi::metricNames(const QString &id, const HttpRequest &request) const
 {
     const RunState *state = m_hub->run(id);
     if (!state)
         return unknownRun(id);
-    return HttpResponse::json(200, Codec::compact(QJsonArray::fromStringList(state->metricNames())));
+    const QString format = request.queryValue(QStringLiteral("format"));
+    if (!format.isEmpty() && format != QLatin1String("json") && format != QLatin1String("csv"))
+        return errorResponse(ErrorCode::InvalidRequest, QStringLiteral("format= must be json or csv"));
+    if (format != QLatin1String("csv"))
+        return HttpResponse::json(200, Codec::compact(QJsonArray::fromStringList(state->metricNames())));
+    // Every metric (or those named in names=a,b) as one table: a row per step.
+    bool named = false;
+    const QString namesText = request.queryValue(QStringLiteral("names"), &named);
+    const QStringList names = named ? namesText.split(QLatin1Char(','), Qt::SkipEmptyParts) : state->metricNames();
+    MetricTable table;
+    for (const QString &name : names) {
+        const MetricSeries *series = state->series(name);
+        if (!series)
+            return errorResponse(ErrorCode::UnknownMetric, QStringLiteral("run \"%1\" has no metric \"%2\"").arg(id, name));
+        table.addSeries(name, *series);
+    }
+    HttpResponse r;
+    r.contentType = "text/csv; charset=utf-8";
+    r.body = table.csv();
+    r.addHeader("Content-Disposition", "attachment; filename=\"" + QUrl::toPercentEncoding(id) + "-metrics.csv\"");
+    return r;
+}
+
+HttpResponse RestApi::steps(const QString &id, const HttpRequest &request) const
+{
+    const RunState *state = m_hub->run(id);
+    if (!state)
+        return unknownRun(id);
+    qint64 offset = 0, limit = 0;
+    QString error;
+    if (!queryInteger(request, QStringLiteral("offset"), 0, &offset, &error)
+        || !queryInteger(request, QStringLiteral("limit"), RunState::MaxStepsInSummary, &limit, &error))
+        return errorResponse(ErrorCode::InvalidRequest, error);
+    limit = qBound(qint64(1), limit, qint64(10000));
+    const QVector<StepState> &all = state->steps();
+    QJsonArray page;
+    for (qint64 i = offset; i < qMin<qint64>(all.size(), offset + limit); ++i)
+        page.append(state->stepJson(all.at(i)));
+    return HttpResponse::json(200, Codec::compact(QJsonObject{{QStringLiteral("run"), id},
+                                                              {QStringLiteral("total"), int(all.size())},
+                                                              {QStringLiteral("offset"), double(offset)},
+                                                              {QStringLiteral("steps"), page}}));
 }
 
 HttpResponse RestApi::metricSeries(const QString &id, const QString &name, const HttpRequest &request) const
@@ -372,6 +416,8 @@ HttpResponse RestApi::postEvents(const HttpRequest &request, const QString &peer
     QJsonObject answer{{QStringLiteral("accepted"), int(result.seqs.size())}, {QStringLiteral("seq"), seqs}};
     if (result.duplicates > 0)
         answer.insert(QStringLiteral("duplicates"), result.duplicates);
+    if (!result.warnings.isEmpty())
+        answer.insert(QStringLiteral("warnings"), warningsJson(result.warnings));
     return HttpResponse::json(200, Codec::compact(answer));
 }
 

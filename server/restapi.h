@@ -26,7 +26,8 @@ private:
     HttpResponse runs() const;
     HttpResponse run(const QString &id) const;
     HttpResponse events(const QString &id, const HttpRequest &request) const;
-    HttpResponse metricNames(const QString &id) const;
+    HttpResponse metricNames(const QString &id, const HttpRequest &request) const;
+    HttpResponse steps(const QString &id, const HttpRequest &request) const;
     HttpResponse metricSeries(const QString &id, const QString &name, const HttpRequest &request) const;
     HttpResponse postEvents(const HttpRequest &request, const QString &peer);
     HttpResponse deleteRun(const QString &id);

@@ -150,7 +150,7 @@ void RunState::apply(const Event &event)
                 m_etaS = v;
             else if (key == QLatin1String("step") && it.value().isDouble())
                 m_currentStep = qint64(v);
-            else if (it.value().isDouble())
+            else if (it.value().isDouble() && (m_progressExtra.size() < MaxProgressExtra || m_progressExtra.contains(key)))
                 m_progressExtra.insert(key, it.value());
         }
         if (!data.contains(QLatin1String("step")))
@@ -164,13 +164,8 @@ void RunState::apply(const Event &event)
         const qint64 step = hasStep ? qint64(stepValue.toDouble()) : -1;
         if (hasStep && step > m_currentStep)
             m_currentStep = step;
-        for (auto it = data.constBegin(); it != data.constEnd(); ++it) {
-            if (it.key() == QLatin1String("step"))
-                continue;
-            double v;
-            if (!Codec::metricValue(it.value(), &v))
-                continue;
-            MetricSeries &series = m_series[it.key()];
+        Codec::forEachMetric(data, [&](const QString &name, double v) {
+            MetricSeries &series = m_series[name];
             // Without a step, a point sits at the run's current step, or one past the series'
             // previous point, whichever is further: x never goes backwards.
             qint64 x = step;
@@ -179,8 +174,8 @@ void RunState::apply(const Event &event)
             series.steps.append(x);
             series.values.append(v);
             series.tsMs.append(event.tsMs);
-            m_latest[it.key()] = v;
-        }
+            m_latest[name] = v;
+        });
         if (m_status == QLatin1String("pending"))
             setStatus(QStringLiteral("running"), QString());
         break;
@@ -247,8 +242,6 @@ void RunState::apply(const Event &event)
                 ? data.value(QLatin1String("summary")).toObject()
                 : data;
         setStatus(QStringLiteral("completed"), data.value(QLatin1String("message")).toString());
-        if (m_total > 0 && m_completed < m_total && m_completed >= 0)
-            m_completed = m_total;
         break;
     case EventKind::RunFailed:
         setStatus(QStringLiteral("failed"), data.value(QLatin1String("message")).toString());
@@ -351,11 +344,16 @@ bool RunState::load(QDataStream &in)
 
 double RunState::progress() const
 {
-    if (m_status == QLatin1String("completed"))
-        return 1.0;
     if (m_total > 0 && m_completed >= 0)
         return qBound(0.0, m_completed / m_total, 1.0);
+    if (m_status == QLatin1String("completed"))
+        return 1.0;
     return -1;
+}
+
+bool RunState::stoppedEarly() const
+{
+    return isFinished() && m_total > 0 && m_completed >= 0 && m_completed < m_total;
 }
 
 bool RunState::latest(const QString &metric, double *value) const
@@ -397,6 +395,7 @@ QJsonObject RunState::summary(bool withSteps) const
         {QStringLiteral("status"), m_status},
         {QStringLiteral("status_message"), m_statusMessage.isEmpty() ? QJsonValue() : QJsonValue(m_statusMessage)},
         {QStringLiteral("progress"), numberOrNull(progress)},
+        {QStringLiteral("stopped_early"), stoppedEarly()},
         {QStringLiteral("completed"), numberOrNull(m_completed)},
         {QStringLiteral("total"), numberOrNull(m_total)},
         {QStringLiteral("current_step"), m_currentStep < 0 ? QJsonValue() : QJsonValue(double(m_currentStep))},
@@ -426,9 +425,11 @@ QJsonObject RunState::summary(bool withSteps) const
         object.insert(QStringLiteral("summary"), m_summaryData);
     if (withSteps) {
         QJsonArray steps;
-        for (const StepState &step : m_steps)
-            steps.append(stepJson(step));
+        for (qsizetype i = 0; i < qMin<qsizetype>(m_steps.size(), MaxStepsInSummary); ++i)
+            steps.append(stepJson(m_steps.at(i)));
         object.insert(QStringLiteral("steps"), steps);
+        if (m_steps.size() > MaxStepsInSummary)
+            object.insert(QStringLiteral("steps_truncated"), true);
         object.insert(QStringLiteral("output_chars"), double(m_output.size()));
     }
     return object;

@@ -54,8 +54,12 @@ public:
     const QString &name() const { return m_name; }
     const QString &kind() const { return m_kind; }
     const QString &statusMessage() const { return m_statusMessage; }
-    // 0..1, or -1 when unknown.
+    // completed / total (0..1) when both are known, also once the run has ended: a run that stopped
+    // at 320,000 of 1,000,000 stays at 0.32. A finished run that never said how far it got is 1.
+    // -1 when unknown.
     double progress() const;
+    // Ended (completed, failed or cancelled) short of its total.
+    bool stoppedEarly() const;
     // The following are -1 when never sent.
     double completed() const { return m_completed; }
     double total() const { return m_total; }
@@ -74,10 +78,16 @@ public:
     int metricCount() const { return int(m_series.size()); }
     const MetricSeries *series(const QString &name) const;
     const QVector<StepState> &steps() const { return m_steps; }
+    bool hasStep(const QString &id) const { return m_stepIndex.contains(id); }
+    const QJsonObject &progressExtra() const { return m_progressExtra; }
     const QString &output() const { return m_output; }
 
-    // The run summary of GET /api/runs; withSteps adds the steps table.
+    // The run summary of GET /api/runs; withSteps adds the steps table, at most MaxStepsInSummary
+    // of them (the rest through GET /api/runs/{run}/steps).
     QJsonObject summary(bool withSteps = false) const;
+    static constexpr int MaxStepsInSummary = 1000;
+    // Numbers of `progress` other than the known ones that a run keeps (progress_extra).
+    static constexpr int MaxProgressExtra = 100;
     QJsonObject stepJson(const StepState &step) const;
 
     // The whole derived state, for a snapshot that spares replaying every event at start.

@@ -98,7 +98,7 @@ bool Server::start(QString *error)
                     ? QString()
                     : QDir(m_config.dataDir).filePath(QStringLiteral("follow-%1.json").arg(key));
                 auto *follower = new FileFollower(hub, path, state, m_context);
-                connect(follower, &FileFollower::lineSkipped, follower,
+                connect(follower, &FileFollower::problem, follower,
                         [](const QString &message) { qWarning().noquote() << "runwatch:" << message; });
                 follower->start();
             }

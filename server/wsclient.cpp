@@ -12,6 +12,8 @@
 #include <QWebSocket>
 
 #include <atomic>
+#include <cmath>
+#include <limits>
 
 namespace Runwatch {
 
@@ -25,11 +27,12 @@ qint64 nowMs()
 // What a publish op publishes: "events": [...] or "event": {...}. False when it has neither.
 bool publishPayload(const QJsonObject &op, QJsonValue *payload)
 {
-    if (op.contains(QLatin1String("events")))
+    if (op.contains(QLatin1String("events"))) {
         *payload = op.value(QLatin1String("events"));
-    else if (op.contains(QLatin1String("event")))
-        *payload = op.value(QLatin1String("event"));
-    return !payload->isUndefined() && !(op.contains(QLatin1String("events")) && !payload->isArray());
+        return payload->isArray();
+    }
+    *payload = op.value(QLatin1String("event"));
+    return payload->isObject();
 }
 
 // Messages shorter than this are parsed on the server thread: handing them over costs more.
@@ -348,21 +351,21 @@ void WsClient::opSubscribe(const QJsonObject &op, const QJsonValue &id)
     const QString run = op.value(QLatin1String("run")).toString();
     const bool all = run == QLatin1String("*");
     if (!all && !Codec::isValidRunId(run)) {
-        sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("subscribe needs \"run\": a run id or \"*\"")}, id);
+        sendError(Error{ErrorCode::InvalidRequest, QStringLiteral("subscribe needs \"run\": a run id or \"*\"")}, id);
         return;
     }
     qint64 since = m_defaultSince;
     const QJsonValue sinceValue = op.value(QLatin1String("since"));
     if (sinceValue.isDouble()) {
-        // Seqs stay below 2^53; a larger (or NaN) since is no seq.
+        // Any seq, also far above the last one (then there is nothing to replay: live only).
         const double value = sinceValue.toDouble();
-        if (!(value < 9.0e15)) {
-            sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("\"since\" must be a seq number")}, id);
+        if (std::isnan(value)) {
+            sendError(Error{ErrorCode::InvalidRequest, QStringLiteral("\"since\" must be a seq number")}, id);
             return;
         }
-        since = value < 0 ? 0 : qint64(value);
+        since = value < 0 ? 0 : value >= 9.0e18 ? std::numeric_limits<qint64>::max() : qint64(value);
     } else if (!sinceValue.isUndefined() && !sinceValue.isNull()) {
-        sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("\"since\" must be a seq number")}, id);
+        sendError(Error{ErrorCode::InvalidRequest, QStringLiteral("\"since\" must be a seq number")}, id);
         return;
     }
     const QJsonValue replay = op.value(QLatin1String("replay"));
@@ -382,7 +385,7 @@ void WsClient::opUnsubscribe(const QJsonObject &op, const QJsonValue &id)
     const QString run = op.value(QLatin1String("run")).toString();
     const bool all = run == QLatin1String("*");
     if (!all && !Codec::isValidRunId(run)) {
-        sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("unsubscribe needs \"run\": a run id or \"*\"")}, id);
+        sendError(Error{ErrorCode::InvalidRequest, QStringLiteral("unsubscribe needs \"run\": a run id or \"*\"")}, id);
         return;
     }
     m_hub->unsubscribe(this, all ? Subscription::Target::All : Subscription::Target::Run, all ? QString() : run);
@@ -403,7 +406,7 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id, Incoming *
     }
     QJsonValue payload;
     if (!publishPayload(op, &payload)) {
-        sendError(Error{ErrorCode::InvalidEvent, QStringLiteral("publish needs \"event\": {…} or \"events\": […]")}, id);
+        sendError(Error{ErrorCode::InvalidRequest, QStringLiteral("publish needs \"event\": {…} or \"events\": […]")}, id);
         return;
     }
     const qint64 events = payload.isArray() ? payload.toArray().size() : 1;
@@ -437,6 +440,8 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id, Incoming *
     ack += ']';
     if (result.duplicates > 0)
         ack += ",\"duplicates\":" + QByteArray::number(result.duplicates);
+    if (!result.warnings.isEmpty())
+        ack += ",\"warnings\":" + Codec::compact(warningsJson(result.warnings));
     ack += '}';
     sendFrame(ack);
 }

@@ -117,14 +117,24 @@ QString checkAll(const Values &values, qsizetype maxPoints, const Indices &out)
     if (!keptValue(0, n, globalMax))
         return QStringLiteral("global maximum %1 dropped").arg(globalMax);
 
-    // Each bucket's minimum and maximum: maxPoints/2 equal-width index buckets. A series with
-    // non-finite values may need more than two points in a bucket (one of each non-finite kind
-    // besides the extremes); then the documented rule uses the largest bucket count whose points
-    // fit the budget. The count is worked out here from the rule itself, point by point.
-    qsizetype buckets = qMax<qsizetype>(1, maxPoints / 2);
+    // The first and the last point, whenever the budget holds them besides the extremes: 4 or more,
+    // 7 or more when NaN or Infinity may crowd a single bucket.
     bool anyNonFinite = false;
     for (double v : values)
         anyNonFinite = anyNonFinite || !std::isfinite(v);
+    if (maxPoints >= 4 && (!anyNonFinite || maxPoints >= 7)) {
+        if (!kept.contains(0))
+            return QStringLiteral("the first point was dropped: %1").arg(describe(out));
+        if (!kept.contains(n - 1))
+            return QStringLiteral("the last point was dropped: %1").arg(describe(out));
+    }
+
+    // Each bucket's minimum and maximum: (maxPoints - 2)/2 equal-width index buckets (the two ends
+    // take the rest). A series with non-finite values may need more than two points in a bucket
+    // (one of each non-finite kind besides the extremes); then the documented rule uses the largest
+    // bucket count whose points fit the budget. The count is worked out here from the rule itself,
+    // point by point.
+    qsizetype buckets = qMax<qsizetype>(1, (maxPoints - 2) / 2);
     if (anyNonFinite) {
         auto pointsFor = [&](qsizetype count) {
             qsizetype total = 0;
@@ -133,23 +143,31 @@ QString checkAll(const Values &values, qsizetype maxPoints, const Indices &out)
                 const qsizetype end = n * (b + 1) / count;
                 if (begin >= end)
                     continue;
-                double lo = values.at(begin), hi = values.at(begin);
-                bool hasNaN = false, hasInf = false, hasNegInf = false;
+                // Distinct points: the extremes, each non-finite kind that is not an extreme, and
+                // the series' first (last) point in the first (last) bucket when it is neither.
+                QSet<qsizetype> picks;
+                qsizetype loAt = begin, hiAt = begin;
+                qsizetype kindAt[3] = {-1, -1, -1};
                 for (qsizetype i = begin; i < end; ++i) {
                     const double v = values.at(i);
-                    lo = refLess(v, lo) ? v : lo;
-                    hi = refLess(hi, v) ? v : hi;
-                    hasNaN = hasNaN || std::isnan(v);
-                    hasInf = hasInf || v == Inf;
-                    hasNegInf = hasNegInf || v == -Inf;
+                    if (refLess(v, values.at(loAt)))
+                        loAt = i;
+                    if (refLess(values.at(hiAt), v))
+                        hiAt = i;
+                    const int kind = std::isnan(v) ? 0 : v == Inf ? 1 : v == -Inf ? 2 : -1;
+                    if (kind >= 0 && kindAt[kind] < 0)
+                        kindAt[kind] = i;
                 }
-                // Distinct points: the extremes, plus each non-finite kind that is not an extreme.
-                qsizetype points = sameValue(lo, hi) ? 1 : 2;
-                for (auto [has, kind] : {std::pair<bool, double>{hasNaN, NaN}, {hasInf, Inf}, {hasNegInf, -Inf}}) {
-                    if (has && !sameValue(kind, lo) && !sameValue(kind, hi))
-                        ++points;
+                picks << loAt << hiAt;
+                for (qsizetype at : kindAt) {
+                    if (at >= 0)
+                        picks << at;
                 }
-                total += points;
+                if (begin == 0)
+                    picks << 0;
+                if (end == n)
+                    picks << n - 1;
+                total += picks.size();
             }
             return total;
         };
@@ -268,6 +286,9 @@ void TestDownsample::fixedCases_data()
     QTest::newRow("ramp 10 -> 9") << Values{0, 1, 2, 3, 4, 5, 6, 7, 8, 9} << 9;
     QTest::newRow("two values -> 1") << Values{5, 1} << 1;
     QTest::newRow("spike in the middle") << Values{1, 1, 1, 1, 100, 1, 1, 1, 1, 1, 1, 1} << 4;
+    // The ends are neither the lowest nor the highest of their buckets: kept all the same.
+    QTest::newRow("ends inside their buckets") << Values{5, 0, 10, 0, 10, 0, 10, 0, 10, 0, 10, 5} << 6;
+    QTest::newRow("ends inside, long") << Values{3, 9, -9, 9, -9, 9, -9, 9, -9, 9, -9, 9, -9, 9, -9, 9, -9, 9, -9, 2} << 10;
     QTest::newRow("dip in the middle") << Values{1, 1, 1, 1, -100, 1, 1, 1, 1, 1, 1, 1} << 4;
     QTest::newRow("zigzag 20 -> 6") << Values{0, 9, 1, 8, 2, 7, 3, 6, 4, 5, 5, 4, 6, 3, 7, 2, 8, 1, 9, 0} << 6;
     QTest::newRow("odd max_points 11 -> 5") << Values{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5} << 5;

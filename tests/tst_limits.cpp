@@ -777,7 +777,8 @@ void TestLimits::badFrameKeepsConnection_data()
     QTest::newRow("binary") << QStringLiteral("{\"op\":\"publish\",\"event\":{\"run\":\"g\",\"type\":\"log\",\"data\":{\"message\":\"b\"}}}") << true << json;
     QTest::newRow("unknown op") << QStringLiteral("{\"op\":\"frobnicate\",\"id\":\"bad\"}") << false << QStringLiteral("UNKNOWN_OP");
     QTest::newRow("missing op") << QStringLiteral("{\"id\":\"bad\"}") << false << QStringLiteral("UNKNOWN_OP");
-    QTest::newRow("publish without events") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\"}") << false << event;
+    const QString request = QStringLiteral("INVALID_REQUEST");
+    QTest::newRow("publish without events") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\"}") << false << request;
     QTest::newRow("event without run") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\",\"event\":{\"type\":\"log\",\"data\":{\"message\":\"x\"}}}") << false << event;
     QTest::newRow("bad run id") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\",\"event\":{\"run\":\"a b/c\",\"type\":\"log\",\"data\":{\"message\":\"x\"}}}") << false << event;
     QTest::newRow("data not an object") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\",\"event\":{\"run\":\"g\",\"type\":\"log\",\"data\":5}}") << false << event;
@@ -788,7 +789,7 @@ void TestLimits::badFrameKeepsConnection_data()
                           "{\"run\":\"g\",\"type\":\"log\",\"data\":{\"message\":\"also\"}}]}")
         << false << event;
     QTest::newRow("empty events") << QStringLiteral("{\"op\":\"publish\",\"id\":\"bad\",\"events\":[]}") << false << event;
-    QTest::newRow("subscribe bad run") << QStringLiteral("{\"op\":\"subscribe\",\"id\":\"bad\",\"run\":\"no spaces allowed\"}") << false << event;
+    QTest::newRow("subscribe bad run") << QStringLiteral("{\"op\":\"subscribe\",\"id\":\"bad\",\"run\":\"no spaces allowed\"}") << false << request;
     QTest::newRow("too many events") << QStringLiteral("TOO_MANY") << false << QStringLiteral("TOO_LARGE");
 }
 

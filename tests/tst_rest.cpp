@@ -432,6 +432,14 @@ private Q_SLOTS:
     void keepAliveSeveralRequests();
     void headRequest();
     void chunkedPost();
+    void eventWithoutData();
+    void mistypedTypeWarns();
+    void progressStaysTrue();
+    void metricsAsOneTableCsv();
+    void nestedMetricsAreFlattened();
+    void outOfRangeNumbers();
+    void stepsArePagedAndBounded();
+    void progressKeysAreBounded();
     void hostHeaderGuard_data();
     void hostHeaderGuard();
     void hostHeaderGuardWebSocket();
@@ -964,6 +972,12 @@ void TestRest::metricSeries()
             QVERIFY2(p.step > lastStep, "points not in step order");
             lastStep = p.step;
             QVERIFY2(p.ts >= before - 1000 && p.ts <= after + 1000, qPrintable(QString::number(p.ts)));
+        }
+        // The line starts and ends where the data does (a budget of 4 or more; 7 or more when the
+        // series holds NaN or Infinity, which come first).
+        if (maxPoints == 0 || maxPoints >= (name == QLatin1String("loss") ? 7 : 4)) {
+            QVERIFY2(has(points, 1000), qPrintable(name + QStringLiteral(": the first point was dropped")));
+            QVERIFY2(has(points, 1000 + 3 * (N - 1)), qPrintable(name + QStringLiteral(": the last point was dropped")));
         }
         if (maxPoints == 0 || maxPoints >= 2) {
             if (name == QLatin1String("acc")) {
@@ -1548,3 +1562,221 @@ void TestRest::hostHeaderGuardWebSocket()
 
 QTEST_MAIN(TestRest)
 #include "tst_rest.moc"
+
+// {"run": "x", "type": "run_completed"} says all there is to say: accepted as data {}.
+void TestRest::eventWithoutData()
+{
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    const Reply r = post(m_nam, srv.http(QStringLiteral("/api/events")),
+                         R"([{"run":"nodata","type":"run_started"},{"run":"nodata","type":"run_completed","data":null},)"
+                         R"({"run":"nodata","type":"checkpoint_saved"}])");
+    QCOMPARE(r.status, 200);
+    QCOMPARE(number(r.object(), "accepted"), 3.0);
+    const Reply events = get(m_nam, srv.http(QStringLiteral("/api/runs/nodata/events")));
+    QCOMPARE(events.array().size(), 3);
+    for (const QJsonValue &e : events.array()) {
+        QVERIFY2(field(e.toObject(), "data").isObject(), events.body.constData());
+        QCOMPARE(field(e.toObject(), "data").toObject().size(), 0);
+    }
+    QCOMPARE(text(get(m_nam, srv.http(QStringLiteral("/api/runs/nodata"))).object(), "status"), QStringLiteral("completed"));
+    // data that is there must still be an object.
+    QCOMPARE(post(m_nam, srv.http(QStringLiteral("/api/events")), R"({"run":"nodata","type":"log","data":5})").status, 400);
+}
+
+// A type the server does not know is stored as a custom event, but one that looks like a known type
+// gets a warning in the answer; deliberate custom types get none.
+void TestRest::mistypedTypeWarns()
+{
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    const Reply r = post(m_nam, srv.http(QStringLiteral("/api/events")),
+                         R"([{"run":"w","type":"metric","data":{"loss":1}},{"run":"w","type":"metrics","data":{"loss":2}},)"
+                         R"({"run":"w","type":"quality_check","data":{"score":0.9}},{"run":"w","type":"run_complete"}])");
+    QCOMPARE(r.status, 200);
+    QCOMPARE(number(r.object(), "accepted"), 4.0);
+    const QJsonArray warnings = field(r.object(), "warnings").toArray();
+    QCOMPARE(warnings.size(), 2);
+    QCOMPARE(number(warnings.at(0).toObject(), "index"), 1.0);
+    QCOMPARE(text(warnings.at(0).toObject(), "code"), QStringLiteral("UNKNOWN_TYPE"));
+    QVERIFY2(text(warnings.at(0).toObject(), "message").contains(QStringLiteral("did you mean \"metric\"")),
+             qPrintable(text(warnings.at(0).toObject(), "message")));
+    QCOMPARE(number(warnings.at(1).toObject(), "index"), 3.0);
+    QVERIFY(text(warnings.at(1).toObject(), "message").contains(QStringLiteral("\"run_completed\"")));
+    // Stored as sent: the mistyped event is a custom one, not a metric point.
+    const Reply events = get(m_nam, srv.http(QStringLiteral("/api/runs/w/events")));
+    QCOMPARE(text(events.array().at(1).toObject(), "type"), QStringLiteral("metrics"));
+    QCOMPARE(number(get(m_nam, srv.http(QStringLiteral("/api/runs/w/metrics/loss"))).object(), "total"), 1.0);
+    // Nothing to warn about: no warnings field at all.
+    const Reply clean = post(m_nam, srv.http(QStringLiteral("/api/events")), R"({"run":"w","type":"agent_spawned","data":{}})");
+    QCOMPARE(clean.status, 200);
+    QVERIFY(!clean.object().contains(QStringLiteral("warnings")));
+}
+
+// A run that reported 320,000 of 1,000,000 and then finished shows 32 % and that it stopped early.
+void TestRest::progressStaysTrue()
+{
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    QCOMPARE(publishHttp(m_nam, srv, R"([{"run":"p","type":"run_started","data":{"total_steps":1000000}},)"
+                                     R"({"run":"p","type":"progress","data":{"completed":320000,"total":1000000}},)"
+                                     R"({"run":"p","type":"run_completed"},)"
+                                     R"({"run":"q","type":"progress","data":{"completed":10,"total":10}},)"
+                                     R"({"run":"q","type":"run_completed"}])").size(), 5);
+    const QJsonObject p = findById(get(m_nam, srv.http(QStringLiteral("/api/runs"))).array(), QStringLiteral("p"));
+    QCOMPARE(text(p, "status"), QStringLiteral("completed"));
+    QCOMPARE(number(p, "progress"), 0.32);
+    QCOMPARE(number(p, "completed"), 320000.0);
+    QCOMPARE(field(p, "stopped_early").toBool(), true);
+    const QJsonObject q = get(m_nam, srv.http(QStringLiteral("/api/runs/q"))).object();
+    QCOMPARE(number(q, "progress"), 1.0);
+    QCOMPARE(field(q, "stopped_early").toBool(), false);
+}
+
+// GET /api/runs/{run}/metrics?format=csv: one row per step, a column per metric, and the time.
+void TestRest::metricsAsOneTableCsv()
+{
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    QJsonArray events;
+    for (int step = 1; step <= 4; ++step) {
+        events.append(Test::event(QStringLiteral("t"), QStringLiteral("metric"), {{QStringLiteral("step"), step}, {QStringLiteral("loss"), 1.0 / step}}));
+        if (step % 2 == 0) // eval every other step, in an event of its own
+            events.append(Test::event(QStringLiteral("t"), QStringLiteral("metric"), {{QStringLiteral("step"), step}, {QStringLiteral("eval_loss"), 2.0 / step}}));
+    }
+    events.append(Test::event(QStringLiteral("t"), QStringLiteral("metric"), {{QStringLiteral("step"), 5}, {QStringLiteral("loss"), QStringLiteral("NaN")}}));
+    QCOMPARE(publishHttp(m_nam, srv, json(events)).size(), events.size());
+
+    const Reply r = get(m_nam, srv.http(QStringLiteral("/api/runs/t/metrics?format=csv")));
+    QCOMPARE(r.status, 200);
+    QVERIFY(r.header("Content-Type").startsWith("text/csv"));
+    const QList<QByteArray> lines = r.body.trimmed().split('\n');
+    QCOMPARE(lines.first(), QByteArray("step,time,eval_loss,loss"));
+    QCOMPARE(lines.size(), 1 + 5); // five steps, not seven metric events
+    static const QRegularExpression row(QStringLiteral("^(\\d+),(\\d{4}-\\d\\d-\\d\\dT[^,]+Z),([^,]*),([^,]*)$"));
+    QStringList cells;
+    for (int i = 1; i < lines.size(); ++i) {
+        const QRegularExpressionMatch m = row.match(QString::fromUtf8(lines.at(i)));
+        QVERIFY2(m.hasMatch(), lines.at(i).constData());
+        QCOMPARE(m.captured(1).toInt(), i);
+        cells.append(m.captured(3) + QLatin1Char('|') + m.captured(4));
+    }
+    QCOMPARE(cells, (QStringList{QStringLiteral("|1"), QStringLiteral("1|0.5"), QStringLiteral("|0.3333333333333333"),
+                                 QStringLiteral("0.5|0.25"), QStringLiteral("|NaN")}));
+    // Only the columns asked for; an unknown one is a 404.
+    const Reply one = get(m_nam, srv.http(QStringLiteral("/api/runs/t/metrics?format=csv&names=eval_loss")));
+    QCOMPARE(one.body.trimmed().split('\n').size(), 1 + 2);
+    QCOMPARE(one.body.left(one.body.indexOf('\n')), QByteArray("step,time,eval_loss"));
+    QCOMPARE(get(m_nam, srv.http(QStringLiteral("/api/runs/t/metrics?format=csv&names=nope"))).status, 404);
+    QCOMPARE(get(m_nam, srv.http(QStringLiteral("/api/runs/t/metrics?format=xml"))).status, 400);
+    // Without format, still the names.
+    QCOMPARE(get(m_nam, srv.http(QStringLiteral("/api/runs/t/metrics"))).array(), (QJsonArray{QStringLiteral("eval_loss"), QStringLiteral("loss")}));
+}
+
+// {"train": {"loss": 1.0}}, as W&B users write it, is the metric "train/loss".
+void TestRest::nestedMetricsAreFlattened()
+{
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    QCOMPARE(publishHttp(m_nam, srv, R"([{"run":"n","type":"metric","data":{"step":1,"train":{"loss":1.5,"acc":0.5},"eval":{"loss":2}}},)"
+                                     R"({"run":"n","type":"metric","data":{"step":2,"train":{"loss":"NaN","opt":{"lr":0.001}}}}])").size(), 2);
+    const Reply names = get(m_nam, srv.http(QStringLiteral("/api/runs/n/metrics")));
+    QCOMPARE(names.array(), (QJsonArray{QStringLiteral("eval/loss"), QStringLiteral("train/acc"), QStringLiteral("train/loss"),
+                                        QStringLiteral("train/opt/lr")}));
+    const Reply series = get(m_nam, srv.http(QStringLiteral("/api/runs/n/metrics/train/loss")));
+    QCOMPARE(series.status, 200);
+    QCOMPARE(field(series.object(), "points").toArray(),
+             (QJsonArray{QJsonArray{1, 1.5, field(series.object(), "points").toArray().at(0).toArray().at(2)},
+                         QJsonArray{2, QStringLiteral("NaN"), field(series.object(), "points").toArray().at(1).toArray().at(2)}}));
+    const QJsonObject latest = field(get(m_nam, srv.http(QStringLiteral("/api/runs/n"))).object(), "metrics").toObject();
+    QCOMPARE(latest.value(QStringLiteral("train/opt/lr")).toDouble(), 0.001);
+    // A nested value that is not a number is refused like a flat one, naming where it is.
+    const Reply bad = post(m_nam, srv.http(QStringLiteral("/api/events")), R"({"run":"n","type":"metric","data":{"train":{"loss":"high"}}})");
+    QCOMPARE(bad.status, 400);
+    QVERIFY2(bad.errorMessage().contains(QStringLiteral("train.loss")), qPrintable(bad.errorMessage()));
+}
+
+// Valid JSON numbers that no double holds: 1e400 is a diverging value (Infinity), 1e-400 is 0; the
+// publish is not refused for them.
+void TestRest::outOfRangeNumbers()
+{
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    const Reply r = post(m_nam, srv.http(QStringLiteral("/api/events")),
+                         R"([{"run":"o","type":"metric","data":{"step":1,"loss":1e400,"grad":-2.5E+999,"lr":1e-400}},)"
+                         R"({"run":"o","type":"log","data":{"message":"ok"}}])");
+    QCOMPARE(r.status, 200);
+    QCOMPARE(number(r.object(), "accepted"), 2.0);
+    const QJsonObject latest = field(get(m_nam, srv.http(QStringLiteral("/api/runs/o"))).object(), "metrics").toObject();
+    QCOMPARE(latest.value(QStringLiteral("loss")).toString(), QStringLiteral("Infinity"));
+    QCOMPARE(latest.value(QStringLiteral("grad")).toString(), QStringLiteral("-Infinity"));
+    QCOMPARE(latest.value(QStringLiteral("lr")).toDouble(-1), 0.0);
+    // Where a number must be finite, the field is named.
+    const Reply bad = post(m_nam, srv.http(QStringLiteral("/api/events")), R"({"run":"o","type":"progress","data":{"completed":1e400}})");
+    QCOMPARE(bad.status, 400);
+    QVERIFY2(bad.errorMessage().contains(QStringLiteral("data.completed")), qPrintable(bad.errorMessage()));
+}
+
+// Step ids are bounded per run like metric names, and a run's detail carries at most 1,000 of them;
+// the rest come page by page.
+void TestRest::stepsArePagedAndBounded()
+{
+    ServerConfig config;
+    config.maxStepsPerRun = 2500;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    QJsonArray events;
+    for (int i = 0; i < 2500; ++i)
+        events.append(Test::event(QStringLiteral("s"), QStringLiteral("step_started"), {}, QStringLiteral("step-%1").arg(i)));
+    QCOMPARE(publishHttp(m_nam, srv, json(events)).size(), 2500);
+    // Known steps may go on; one more is refused, naming the flag.
+    QCOMPARE(publishHttp(m_nam, srv, json(QJsonArray{Test::event(QStringLiteral("s"), QStringLiteral("step_completed"), {}, QStringLiteral("step-7"))})).size(), 1);
+    const Reply refused = post(m_nam, srv.http(QStringLiteral("/api/events")),
+                               json(Test::event(QStringLiteral("s"), QStringLiteral("step_started"), {}, QStringLiteral("one-more"))));
+    QCOMPARE(refused.status, 413);
+    QCOMPARE(refused.errorCode(), QStringLiteral("TOO_LARGE"));
+    QVERIFY(refused.errorMessage().contains(QStringLiteral("--max-steps-per-run")));
+
+    const QJsonObject detail = get(m_nam, srv.http(QStringLiteral("/api/runs/s"))).object();
+    QCOMPARE(field(detail, "steps").toArray().size(), 1000);
+    QCOMPARE(field(detail, "steps_truncated").toBool(), true);
+    QCOMPARE(number(field(detail, "step_counts").toObject(), "total"), 2500.0);
+    QCOMPARE(text(field(detail, "steps").toArray().at(7).toObject(), "status"), QStringLiteral("completed"));
+    // Page through all of them: every step once, in order.
+    QStringList ids;
+    for (int offset = 0;; offset += 1000) {
+        const Reply page = get(m_nam, srv.http(QStringLiteral("/api/runs/s/steps?offset=%1&limit=1000").arg(offset)));
+        QCOMPARE(page.status, 200);
+        QCOMPARE(number(page.object(), "total"), 2500.0);
+        const QJsonArray steps = field(page.object(), "steps").toArray();
+        for (const QJsonValue &step : steps)
+            ids.append(text(step.toObject(), "id"));
+        if (steps.size() < 1000)
+            break;
+    }
+    QCOMPARE(ids.size(), 2500);
+    QCOMPARE(ids.first(), QStringLiteral("step-0"));
+    QCOMPARE(ids.last(), QStringLiteral("step-2499"));
+    QCOMPARE(get(m_nam, srv.http(QStringLiteral("/api/runs/s/steps?offset=x"))).status, 400);
+    QCOMPARE(get(m_nam, srv.http(QStringLiteral("/api/runs/nope/steps"))).status, 404);
+}
+
+// A progress event may carry any other numbers, but a run keeps at most 100 of them.
+void TestRest::progressKeysAreBounded()
+{
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    QJsonObject data{{QStringLiteral("completed"), 1}, {QStringLiteral("total"), 10}};
+    for (int i = 0; i < 5000; ++i)
+        data.insert(QStringLiteral("extra_%1").arg(i), i);
+    QCOMPARE(publishHttp(m_nam, srv, json(Test::event(QStringLiteral("k"), QStringLiteral("progress"), data))).size(), 1);
+    QJsonObject later{{QStringLiteral("completed"), 2}, {QStringLiteral("extra_0"), -1}, {QStringLiteral("another"), 7}};
+    QCOMPARE(publishHttp(m_nam, srv, json(Test::event(QStringLiteral("k"), QStringLiteral("progress"), later))).size(), 1);
+    const Reply r = get(m_nam, srv.http(QStringLiteral("/api/runs/k")));
+    const QJsonObject extra = field(r.object(), "progress_extra").toObject();
+    QCOMPARE(extra.size(), 100);
+    QCOMPARE(extra.value(QStringLiteral("extra_0")).toDouble(), -1.0); // known keys are still updated
+    QVERIFY(!extra.contains(QStringLiteral("another")));
+    QVERIFY2(r.body.size() < 20000, qPrintable(QString::number(r.body.size())));
+    QCOMPARE(number(r.object(), "progress"), 0.2);
+}

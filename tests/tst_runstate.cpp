@@ -233,8 +233,21 @@ void TestRunState::progressFraction_data()
     QTest::newRow("total changes")
         << QByteArray(R"([["progress",{"completed":5,"total":10}],["progress",{"completed":5,"total":20}]])")
         << 0.25 << 5.0 << 20.0;
-    QTest::newRow("completed run is done")
+    // Finishing does not make the figures up: a run that stopped at 3 of 10 stays at 30 %.
+    QTest::newRow("completed run keeps its progress")
         << QByteArray(R"([["run_started",{}],["progress",{"completed":3,"total":10}],["run_completed",{}]])")
+        << 0.3 << 3.0 << 10.0;
+    QTest::newRow("completed run without a total is done")
+        << QByteArray(R"([["run_started",{}],["run_completed",{}]])")
+        << 1.0 << -1.0 << -1.0;
+    QTest::newRow("320,000 of 1,000,000, then completed")
+        << QByteArray(R"([["run_started",{"total_steps":1000000}],["progress",{"completed":320000}],["run_completed",{}]])")
+        << 0.32 << 320000.0 << 1000000.0;
+    QTest::newRow("failed at 40 %")
+        << QByteArray(R"([["progress",{"completed":4,"total":10}],["run_failed",{"message":"oom"}]])")
+        << 0.4 << 4.0 << 10.0;
+    QTest::newRow("completed in full")
+        << QByteArray(R"([["progress",{"completed":10,"total":10}],["run_completed",{}]])")
         << 1.0 << 10.0 << 10.0;
     QTest::newRow("no progress yet") << QByteArray(R"([["run_started",{}]])") << -1.0 << -1.0 << -1.0;
 }
@@ -257,6 +270,10 @@ void TestRunState::progressFraction()
         QVERIFY(isNull(summary, "progress"));
     else
         QCOMPARE(num(summary, "progress"), progress);
+    // A run that ended short of its total says so.
+    const QString status = summary.value(QStringLiteral("status")).toString();
+    const bool ended = status == QLatin1String("completed") || status == QLatin1String("failed");
+    QCOMPARE(summary.value(QStringLiteral("stopped_early")).toBool(), ended && completed >= 0 && completed < total);
     if (completed >= 0) {
         QCOMPARE(num(summary, "completed"), completed);
         QCOMPARE(num(summary, "total"), total);

@@ -126,6 +126,9 @@ private Q_SLOTS:
     void sinceAndReplay();
     void badSince_data();
     void badSince();
+    void sinceAboveLastSeqIsLiveOnly_data();
+    void sinceAboveLastSeqIsLiveOnly();
+    void ackCarriesWarningsAndDataMayBeLeftOut();
     void subscribeAll();
     void unsubscribeStopsDelivery();
     void fanOutToManyClients();
@@ -591,7 +594,7 @@ void TestWebSocket::badSince_data()
     QTest::newRow("lifecycle since=1x") << QStringLiteral("/ws/runs?since=1x") << QString();
     QTest::newRow("op since string") << QStringLiteral("/ws") << QStringLiteral("{\"op\":\"subscribe\",\"run\":\"s\",\"since\":\"abc\",\"id\":\"b1\"}");
     QTest::newRow("op since object") << QStringLiteral("/ws") << QStringLiteral("{\"op\":\"subscribe\",\"run\":\"s\",\"since\":{},\"id\":\"b1\"}");
-    QTest::newRow("op since 1e300") << QStringLiteral("/ws") << QStringLiteral("{\"op\":\"subscribe\",\"run\":\"s\",\"since\":1e300,\"id\":\"b1\"}");
+    QTest::newRow("op since NaN") << QStringLiteral("/ws") << QStringLiteral("{\"op\":\"subscribe\",\"run\":\"s\",\"since\":NaN,\"id\":\"b1\"}");
 }
 
 void TestWebSocket::badSince()
@@ -610,15 +613,89 @@ void TestWebSocket::badSince()
         QCOMPARE(probe->events().size(), 0);
     } else {
         QVERIFY(probe->waitConnected());
-        // In a subscribe op: INVALID_EVENT, the connection stays open.
+        // In a subscribe op: INVALID_REQUEST (a bad op argument, not a bad event), the connection
+        // stays open.
         probe->sendText(op);
         const QJsonObject error = waitAnswer(*probe, QStringLiteral("b1"));
         QCOMPARE(error.value(kType).toString(), QStringLiteral("error"));
-        QCOMPARE(error.value(QStringLiteral("code")).toString(), QStringLiteral("INVALID_EVENT"));
+        QCOMPARE(error.value(QStringLiteral("code")).toString(), QStringLiteral("INVALID_REQUEST"));
         QVERIFY(sync(*probe));
         QVERIFY(probe->isConnected());
         QCOMPARE(ofType(*probe, QStringLiteral("subscribed")).size(), 0);
     }
+}
+
+void TestWebSocket::sinceAboveLastSeqIsLiveOnly_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>("op");
+    QTest::newRow("path since=10**18") << QStringLiteral("/ws/runs/s?since=1000000000000000000") << QString();
+    QTest::newRow("path since=10**30") << QStringLiteral("/ws/runs/s?since=1000000000000000000000000000000") << QString();
+    QTest::newRow("op since 10**18") << QStringLiteral("/ws") << QStringLiteral("{\"op\":\"subscribe\",\"run\":\"s\",\"since\":1000000000000000000,\"id\":\"b1\"}");
+    QTest::newRow("op since 1e300") << QStringLiteral("/ws") << QStringLiteral("{\"op\":\"subscribe\",\"run\":\"s\",\"since\":1e300,\"id\":\"b1\"}");
+}
+
+// Any non-negative seq is a cursor: one above the last seq has nothing to replay, and every event
+// accepted later arrives live.
+void TestWebSocket::sinceAboveLastSeqIsLiveOnly()
+{
+    QFETCH(QString, path);
+    QFETCH(QString, op);
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(producer->waitConnected());
+    QCOMPARE(publishAcked(*producer, metricEvents(QStringLiteral("s"), 3)).size(), 3);
+
+    ProbePtr probe = openProbe(srv.ws(path));
+    QVERIFY(probe->waitConnected());
+    if (!op.isEmpty()) {
+        probe->sendText(op);
+        const QJsonObject subscribed = waitAnswer(*probe, QStringLiteral("b1"));
+        QCOMPARE(subscribed.value(kType).toString(), QStringLiteral("subscribed"));
+    }
+    QVERIFY(sync(*probe));
+    QCOMPARE(probe->events().size(), 0);
+    QVERIFY(probe->isConnected());
+    const QVector<qint64> live = publishAcked(*producer, metricEvents(QStringLiteral("s"), 2));
+    QCOMPARE(live.size(), 2);
+    QVERIFY(probe->waitEvents(2));
+    QCOMPARE(probe->seqs(), live);
+}
+
+// Over a publish op as over HTTP: an event without data is data {}, and an ack names the events
+// whose type looks mistyped, by their index in the publish.
+void TestWebSocket::ackCarriesWarningsAndDataMayBeLeftOut()
+{
+    Test::TestServer srv;
+    QVERIFY(srv.start());
+    ProbePtr viewer = openProbe(srv.ws(QStringLiteral("/ws/runs/d")));
+    QVERIFY(viewer->waitConnected());
+    QVERIFY(sync(*viewer));
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(producer->waitConnected());
+    producer->sendText(QStringLiteral(R"({"op":"publish","id":"w1","events":[{"run":"d","type":"run_started"},)"
+                                      R"({"run":"d","type":"Metric","data":{"loss":1}},{"run":"d","type":"progres","data":{"completed":1}},)"
+                                      R"({"run":"d","type":"run_completed"}]})"));
+    const QJsonObject ack = waitAnswer(*producer, QStringLiteral("w1"));
+    QCOMPARE(ack.value(kType).toString(), QStringLiteral("ack"));
+    QCOMPARE(ack.value(QStringLiteral("seq")).toArray().size(), 4);
+    const QJsonArray warnings = ack.value(QStringLiteral("warnings")).toArray();
+    QCOMPARE(warnings.size(), 2);
+    QCOMPARE(warnings.at(0).toObject().value(QStringLiteral("index")).toInt(), 1);
+    QVERIFY(warnings.at(0).toObject().value(QStringLiteral("message")).toString().contains(QStringLiteral("\"metric\"")));
+    QCOMPARE(warnings.at(1).toObject().value(QStringLiteral("index")).toInt(), 2);
+    QVERIFY(warnings.at(1).toObject().value(QStringLiteral("message")).toString().contains(QStringLiteral("\"progress\"")));
+    for (const QJsonValue &w : warnings)
+        QCOMPARE(w.toObject().value(QStringLiteral("code")).toString(), QStringLiteral("UNKNOWN_TYPE"));
+    QVERIFY(viewer->waitEvents(4));
+    QCOMPARE(viewer->events().first().value(QStringLiteral("data")).toObject(), QJsonObject());
+    QCOMPARE(viewer->events().last().value(QStringLiteral("type")).toString(), QStringLiteral("run_completed"));
+    // A single event too.
+    producer->sendText(QStringLiteral(R"({"op":"publish","id":"w2","event":{"run":"d","type":"heartbeat"}})"));
+    const QJsonObject single = waitAnswer(*producer, QStringLiteral("w2"));
+    QCOMPARE(single.value(kType).toString(), QStringLiteral("ack"));
+    QVERIFY(!single.contains(QStringLiteral("warnings")));
 }
 
 void TestWebSocket::subscribeAll()

@@ -36,6 +36,7 @@ class RunwatchProcess:
             err = self.proc.stderr.read() if self.proc.poll() is not None else ""
             self.stop()
             raise RuntimeError(f"runwatch did not start: {line!r} {err!r}")
+        self.proc_stderr = ""
         self.url = match.group(1)
         self.port = int(match.group(3))
         self.ws_url = f"ws://127.0.0.1:{self.port}"
@@ -54,6 +55,7 @@ class RunwatchProcess:
             return e.code, json.loads(e.read() or b"null")
 
     def stop(self, sig=signal.SIGTERM):
+        """Stops the process; what it wrote on standard error is then in proc_stderr."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
@@ -61,6 +63,8 @@ class RunwatchProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc.stderr and not self.proc.stderr.closed:
+            self.proc_stderr = self.proc.stderr.read()
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream:
                 stream.close()

@@ -771,7 +771,7 @@ class ErrorsOnTheSocket(ServerCase):
                 {"run": r, "data": {"message": "m"}},                          # no type
                 {"run": r, "type": "", "data": {}},                            # empty type
                 {"run": r, "type": 7, "data": {}},                             # type not a string
-                {"run": r, "type": "log"},                                     # no data
+                {"run": r, "type": "log"},                                     # no data, so no message
                 {"run": r, "type": "quality_check", "data": [1, 2]},           # data not an object
                 {"run": r, "type": "quality_check", "data": "text"},
                 {"run": r, "type": "step_started", "data": {"name": "x"}},     # step event without step
@@ -780,7 +780,8 @@ class ErrorsOnTheSocket(ServerCase):
                 {"run": r, "type": "step_started", "step": "a\nb", "data": {}},
                 {"run": r, "type": "step_started", "step": 5.5, "data": {}},      # a number must be whole
                 {"run": r, "type": "metric", "data": {"step": 1, "loss": "abc"}},
-                {"run": r, "type": "metric", "data": {"step": 1, "loss": {"v": 1}}},
+                {"run": r, "type": "metric", "data": {"step": 1, "loss": [1]}},
+                {"run": r, "type": "metric", "data": {"step": 1, "train": {"loss": "abc"}}},
                 {"run": r, "type": "metric", "data": {"step": 1}},             # no metric value
                 {"run": r, "type": "metric", "data": {"step": -1, "loss": 1}},
                 {"run": r, "type": "metric", "data": {"step": 1.5, "loss": 1}},
@@ -809,12 +810,13 @@ class ErrorsOnTheSocket(ServerCase):
                     self.assertTrue(err["message"])
                     # all-or-nothing: the valid event in front of the invalid one was not stored
                     self.assertHttpError(self.get(f"/api/runs/{rn}"), 404, "UNKNOWN_RUN")
+            # Bad arguments of an op (not of an event) are INVALID_REQUEST.
             await c.send({"op": "publish", "id": "none"})
             err = await c.answer("ack", id="none")
-            self.assertEqual((err["type"], err.get("code")), ("error", "INVALID_EVENT"))
+            self.assertEqual((err["type"], err.get("code")), ("error", "INVALID_REQUEST"))
             await c.send({"op": "subscribe", "id": "nosub"})
             err = await c.answer("subscribed", id="nosub")
-            self.assertEqual((err["type"], err.get("code")), ("error", "INVALID_EVENT"))
+            self.assertEqual((err["type"], err.get("code")), ("error", "INVALID_REQUEST"))
             self.assertTrue(await c.alive())
             await c.close()
         run(go())

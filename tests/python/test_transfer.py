@@ -57,7 +57,7 @@ class ExportImport(unittest.TestCase):
                 with open(csv_path) as f:
                     rows = f.read().splitlines()
                 header = rows[0].split(",")
-                self.assertEqual(header[:2], ["step", "ts"])
+                self.assertEqual(header[:2], ["step", "time"])
                 self.assertEqual(sorted(header[2:]), ["loss", "lr"])
                 self.assertEqual(len(rows), 1 + 51)
                 last = dict(zip(header, rows[-1].split(",")))
@@ -190,6 +190,31 @@ class Follow(unittest.TestCase):
                 self.assertEqual([e["data"]["step"] for e in self.events(server, "job")], [1, 2, 3, 4, 5, 6])
             finally:
                 server.stop()
+
+    def test_follow_takes_events_without_data_and_warns_about_mistyped_types(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "job.jsonl")
+            with open(path, "w") as f:
+                f.write(json.dumps({"run": "nd", "type": "run_started"}) + "\n")
+                for step in range(3):
+                    f.write(json.dumps({"run": "nd", "type": "metrics", "data": {"loss": step}}) + "\n")
+                f.write(json.dumps({"run": "nd", "type": "run_completed"}) + "\n")
+            server = RunwatchProcess("--follow", path)
+            try:
+                events = wait_for(lambda: len(self.events(server, "nd")) == 5 and self.events(server, "nd"))
+                self.assertEqual([e["type"] for e in events], ["run_started"] + ["metrics"] * 3 + ["run_completed"])
+                self.assertEqual(events[0]["data"], {})
+                self.assertEqual(events[-1]["data"], {})
+                status, run = server.request("GET", "/api/runs/nd")
+                self.assertEqual(run["status"], "completed")
+            finally:
+                server.stop()
+            stderr = server.proc_stderr
+            # One warning, for the first line that has the type, naming the line and the likely type.
+            warnings = [line for line in stderr.splitlines() if "UNKNOWN_TYPE" in line or "did you mean" in line]
+            self.assertEqual(len(warnings), 1, stderr)
+            self.assertIn("job.jsonl:2:", warnings[0])
+            self.assertIn('did you mean "metric"', warnings[0])
 
 
 if __name__ == "__main__":
