@@ -8,6 +8,7 @@
 #include "restapi.h"
 #include "version.h"
 #include "wsclient.h"
+#include "wsframes.h"
 
 #include <QDateTime>
 #include <QTcpServer>
@@ -16,8 +17,6 @@
 #include <QThreadPool>
 #include <QTimer>
 #include <QUrlQuery>
-#include <QWebSocket>
-#include <QWebSocketServer>
 
 namespace Runwatch {
 
@@ -144,10 +143,6 @@ bool Endpoint::listen(QString *error)
         return false;
     }
     connect(m_tcp, &QTcpServer::newConnection, this, &Endpoint::onNewTcpConnection);
-
-    m_wss = new QWebSocketServer(QStringLiteral("runwatch"), QWebSocketServer::NonSecureMode, this);
-    m_wss->setMaxPendingConnections(1024);
-    connect(m_wss, &QWebSocketServer::newConnection, this, &Endpoint::onNewWebSocket);
 
     const int smallest = qMin(m_config.pingIntervalMs > 0 ? m_config.pingIntervalMs : 1000,
                               m_config.keepaliveTimeoutMs > 0 ? m_config.keepaliveTimeoutMs : 1000);
@@ -307,9 +302,12 @@ void Endpoint::upgrade(HttpConnection *connection, QTcpSocket *socket, const Htt
     if (m_http.remove(connection))
         connection->deleteLater();
 
-    auto reject = [&](int status, const QString &code, const QString &message) {
+    auto reject = [&](int status, const QString &code, const QString &message, const QByteArray &extraHeader = {}) {
         ++m_counters.rejectedHandshakes;
-        socket->write(Http::serialize(HttpResponse::error(status, code, message), false, false));
+        HttpResponse response = HttpResponse::error(status, code, message);
+        if (!extraHeader.isEmpty())
+            response.addHeader(extraHeader.left(extraHeader.indexOf(':')), extraHeader.mid(extraHeader.indexOf(':') + 2));
+        socket->write(Http::serialize(response, false, false));
         socket->disconnectFromHost();
         connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
         if (socket->state() == QAbstractSocket::UnconnectedState)
@@ -331,21 +329,91 @@ void Endpoint::upgrade(HttpConnection *connection, QTcpSocket *socket, const Htt
         return reject(403, QStringLiteral("FORBIDDEN"),
                       QStringLiteral("origin %1 is not allowed (see --allow-origin)")
                           .arg(QString::fromLatin1(request.header("Origin"))));
-    socket->setReadBufferSize(0);
-    m_wss->handleConnection(socket);
-    // QWebSocket uses the socket but never deletes it, and drops every signal connection the socket
-    // has (ours too) when it lets go of it: sweep() frees it once it is closed (a QWebSocket still
-    // holding it hears of that through QObject::destroyed) and gives its place back.
-    m_upgraded.append(QPointer<QTcpSocket>(socket));
+    // RFC 6455 section 4.2.1: version 13 and a key of 16 random bytes in base64.
+    if (request.header("Sec-WebSocket-Version").trimmed() != "13")
+        return reject(426, QStringLiteral("INVALID_REQUEST"), QStringLiteral("only WebSocket version 13 is spoken"),
+                      QByteArrayLiteral("Sec-WebSocket-Version: 13"));
+    const QByteArray key = request.header("Sec-WebSocket-Key");
+    if (!WsFrames::isValidKey(key))
+        return reject(400, QStringLiteral("INVALID_REQUEST"), QStringLiteral("Sec-WebSocket-Key must be 16 bytes in base64"));
+    if (request.minorVersion != 1)
+        return reject(400, QStringLiteral("INVALID_REQUEST"), QStringLiteral("a WebSocket upgrade needs HTTP/1.1"));
+
+    // No extension and no subprotocol is agreed: frames are plain, and permessage-deflate offers
+    // are declined by leaving them unanswered.
+    QByteArray answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Accept: ";
+    answer += WsFrames::acceptKey(key);
+    answer += "\r\nServer: runwatch\r\n\r\n";
+    socket->write(answer);
+    // The socket reads in chunks from here on; the kernel holds the rest back.
+    socket->setReadBufferSize(1024 * 1024);
+    accept(socket, request);
 }
 
-bool Endpoint::parseAhead(WsClient *client, const QString &text, const WsClient::ParseLimits &limits,
+void Endpoint::accept(QTcpSocket *socket, const HttpRequest &request)
+{
+    ++m_counters.wsAccepted;
+    QString token = bearerToken(request.header("Authorization"));
+    if (token.isEmpty())
+        token = request.queryValue(QStringLiteral("token"));
+    bool wrong = false;
+    const Role role = roleFor(token, &wrong);
+    const QString path = QString::fromUtf8(QByteArray::fromPercentEncoding(request.path));
+    auto *client = new WsClient(socket, this, QStringLiteral("c%1").arg(++m_nextClientId), role, path, this);
+    m_clients.insert(client);
+    connect(client, &WsClient::finished, this, &Endpoint::onClientFinished);
+    Q_EMIT clientCountChanged(int(m_clients.size()));
+
+    client->sendJson(QJsonObject{{QStringLiteral("type"), QStringLiteral("welcome")},
+                                 {QStringLiteral("client_id"), client->id()},
+                                 {QStringLiteral("protocol"), 1},
+                                 {QStringLiteral("server"), QStringLiteral("runwatch")},
+                                 {QStringLiteral("version"), QStringLiteral(RUNWATCH_VERSION)},
+                                 {QStringLiteral("role"), roleName(role)},
+                                 {QStringLiteral("last_seq"), double(m_hub->lastSeq())}});
+    if (wrong) {
+        client->sendError(Error{ErrorCode::AuthFailed, QStringLiteral("wrong token")});
+        client->closeWith(4401, QStringLiteral("AUTH_FAILED"));
+        return;
+    }
+
+    qint64 since = 0;
+    bool sinceGiven = false;
+    const QString sinceText = request.queryValue(QStringLiteral("since"), &sinceGiven);
+    const QString replay = request.queryValue(QStringLiteral("replay"));
+    if (sinceGiven && !sinceText.isEmpty()) {
+        if (!Codec::parseCount(sinceText, &since)) {
+            client->sendError(Error{ErrorCode::InvalidRequest, QStringLiteral("since= must be a seq number")});
+            client->closeWith(4400, QStringLiteral("INVALID_REQUEST"));
+            return;
+        }
+    } else if (replay == QLatin1String("0") || replay == QLatin1String("false")) {
+        since = -1;
+    }
+    client->setDefaultSince(since);
+
+    const QStringList parts = path.split(QLatin1Char('/'), Qt::SkipEmptyParts);
+    if (parts.size() < 2)
+        return; // /ws: ops decide
+    if (!canRead(role)) {
+        client->sendError(Error{ErrorCode::AuthRequired, QStringLiteral("this path needs a token (?token= or Authorization: Bearer)")});
+        client->closeWith(4401, QStringLiteral("AUTH_REQUIRED"));
+        return;
+    }
+    if (parts.size() == 2)
+        m_hub->subscribe(client, Subscription::Target::Lifecycle, QString(), since, false);
+    else
+        m_hub->subscribe(client, Subscription::Target::Run, parts.at(2), since, false);
+}
+
+bool Endpoint::parseAhead(WsClient *client, const QByteArray &text, const WsClient::ParseLimits &limits,
                           std::shared_ptr<WsClient::Incoming> out)
 {
     // Bounded over all clients: past it the server thread parses, and while it does, no socket is
     // read, which is what holds fast producers back.
     constexpr qint64 MaxParsingAheadBytes = 64 * 1024 * 1024;
-    const qint64 bytes = qint64(text.size()) * 2;
+    const qint64 bytes = qint64(text.size());
     if (!m_parsePool || m_parsingAheadBytes + bytes > MaxParsingAheadBytes)
         return false;
     m_parsingAheadBytes += bytes;
@@ -377,84 +445,6 @@ void Endpoint::unregisterClient(WsClient *client)
     m_bySerial.remove(client->serial());
 }
 
-// The socket under a QWebSocket that QWebSocketServer made from one of ours (there is no accessor):
-// the one with the same peer. Handshakes finish soon after the upgrade, so the search from the
-// newest end is short.
-QTcpSocket *Endpoint::upgradedSocket(const QWebSocket *webSocket) const
-{
-    const quint16 port = webSocket->peerPort();
-    const QHostAddress address = webSocket->peerAddress();
-    for (qsizetype i = m_upgraded.size() - 1; i >= 0; --i) {
-        QTcpSocket *socket = m_upgraded.at(i);
-        if (socket && socket->peerPort() == port && socket->peerAddress() == address)
-            return socket;
-    }
-    return nullptr;
-}
-
-void Endpoint::onNewWebSocket()
-{
-    while (QWebSocket *socket = m_wss->nextPendingConnection()) {
-        if (m_shuttingDown) {
-            socket->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server shutting down"));
-            socket->deleteLater();
-            continue;
-        }
-        ++m_counters.wsAccepted;
-        const QUrl url = socket->requestUrl();
-        const QUrlQuery query(url);
-        QString token = bearerToken(socket->request().rawHeader("Authorization"));
-        if (token.isEmpty())
-            token = query.queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
-        bool wrong = false;
-        const Role role = roleFor(token, &wrong);
-        auto *client = new WsClient(socket, upgradedSocket(socket), this, QStringLiteral("c%1").arg(++m_nextClientId), role, this);
-        m_clients.insert(client);
-        connect(client, &WsClient::finished, this, &Endpoint::onClientFinished);
-        Q_EMIT clientCountChanged(int(m_clients.size()));
-
-        client->sendJson(QJsonObject{{QStringLiteral("type"), QStringLiteral("welcome")},
-                                     {QStringLiteral("client_id"), client->id()},
-                                     {QStringLiteral("protocol"), 1},
-                                     {QStringLiteral("server"), QStringLiteral("runwatch")},
-                                     {QStringLiteral("version"), QStringLiteral(RUNWATCH_VERSION)},
-                                     {QStringLiteral("role"), roleName(role)},
-                                     {QStringLiteral("last_seq"), double(m_hub->lastSeq())}});
-        if (wrong) {
-            client->sendError(Error{ErrorCode::AuthFailed, QStringLiteral("wrong token")});
-            client->closeWith(4401, QStringLiteral("AUTH_FAILED"));
-            continue;
-        }
-
-        qint64 since = 0;
-        const QString sinceText = query.queryItemValue(QStringLiteral("since"));
-        if (!sinceText.isEmpty()) {
-            if (!Codec::parseCount(sinceText, &since)) {
-                client->sendError(Error{ErrorCode::InvalidRequest, QStringLiteral("since= must be a seq number")});
-                client->closeWith(4400, QStringLiteral("INVALID_REQUEST"));
-                continue;
-            }
-        } else if (query.queryItemValue(QStringLiteral("replay")) == QLatin1String("0")
-                   || query.queryItemValue(QStringLiteral("replay")) == QLatin1String("false")) {
-            since = -1;
-        }
-        client->setDefaultSince(since);
-
-        const QStringList parts = url.path().split(QLatin1Char('/'), Qt::SkipEmptyParts);
-        if (parts.size() < 2)
-            continue; // /ws: ops decide
-        if (!canRead(role)) {
-            client->sendError(Error{ErrorCode::AuthRequired, QStringLiteral("this path needs a token (?token= or Authorization: Bearer)")});
-            client->closeWith(4401, QStringLiteral("AUTH_REQUIRED"));
-            continue;
-        }
-        if (parts.size() == 2)
-            m_hub->subscribe(client, Subscription::Target::Lifecycle, QString(), since, false);
-        else
-            m_hub->subscribe(client, Subscription::Target::Run, parts.at(2), since, false);
-    }
-}
-
 void Endpoint::onClientFinished(WsClient *client)
 {
     if (m_clients.remove(client)) {
@@ -465,14 +455,6 @@ void Endpoint::onClientFinished(WsClient *client)
 
 void Endpoint::sweep()
 {
-    for (qsizetype i = m_upgraded.size() - 1; i >= 0; --i) {
-        const QPointer<QTcpSocket> &socket = m_upgraded.at(i);
-        if (!socket) {
-            m_upgraded.removeAt(i);
-        } else if (socket->state() == QAbstractSocket::UnconnectedState) {
-            socket->deleteLater();
-        }
-    }
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     const QSet<WsClient *> clients = m_clients;
     for (WsClient *client : clients) {
@@ -490,7 +472,7 @@ void Endpoint::shutdown()
         m_tcp->close();
     m_hub->flush();
     for (WsClient *client : std::as_const(m_clients))
-        client->closeWith(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("server shutting down"));
+        client->closeWith(WsFrames::CloseGoingAway, QStringLiteral("server shutting down"));
     const QSet<HttpConnection *> http = m_http;
     for (HttpConnection *connection : http)
         connection->close();

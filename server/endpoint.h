@@ -15,9 +15,7 @@
 class QThreadPool;
 class QTcpServer;
 class QTcpSocket;
-class QWebSocket;
 class QTimer;
-class QWebSocketServer;
 
 namespace Runwatch {
 
@@ -61,7 +59,7 @@ public:
     // Parse threads (config parseThreads): hands `text` to one to be parsed into `out`; the
     // client hears of it through parsedAhead() on this thread, if it still exists by then.
     // False when there are none.
-    bool parseAhead(WsClient *client, const QString &text, const WsClient::ParseLimits &limits,
+    bool parseAhead(WsClient *client, const QByteArray &text, const WsClient::ParseLimits &limits,
                     std::shared_ptr<WsClient::Incoming> out);
     void registerClient(WsClient *client);
     void unregisterClient(WsClient *client);
@@ -91,10 +89,10 @@ Q_SIGNALS:
 
 private:
     void onNewTcpConnection();
-    void onNewWebSocket();
+    // A WebSocket past its handshake: its client, the welcome, the subscription of its path.
+    void accept(QTcpSocket *socket, const HttpRequest &request);
     void onClientFinished(WsClient *client);
     void sweep();
-    QTcpSocket *upgradedSocket(const QWebSocket *webSocket) const;
     bool hostAllowed(const HttpRequest &request) const;
     bool originAllowed(const HttpRequest &request) const;
     QString tokenOf(const HttpRequest &request) const;
@@ -104,7 +102,6 @@ private:
     std::unique_ptr<RestApi> m_rest;
     QTcpServer *m_tcp = nullptr;
     bool m_tls = false;
-    QWebSocketServer *m_wss = nullptr;
     QTimer *m_sweep = nullptr;
     QSet<WsClient *> m_clients;
     QSet<HttpConnection *> m_http;
@@ -112,7 +109,6 @@ private:
     std::unique_ptr<QThreadPool> m_parsePool;
     qint64 m_parsingAheadBytes = 0;         // of the texts on parse threads now, over all clients
     QHash<quint64, WsClient *> m_bySerial; // every WsClient of this endpoint, for parse results
-    QVector<QPointer<QTcpSocket>> m_upgraded; // sockets handed to QWebSocketServer, freed by sweep()
     quint64 m_nextClientId = 0;
     bool m_shuttingDown = false;
     QElapsedTimer m_uptime;

@@ -90,7 +90,7 @@ void HttpConnection::process()
                 restartHeadTimer();
             }
             const int max = m_endpoint->config().maxHeaderBytes;
-            // Peek, so that a WebSocket upgrade leaves the request in the socket for the handshake.
+            // Peek: the head is taken from the socket once it is complete.
             const QByteArray head = m_socket->peek(qMin<qint64>(available, max + 4));
             m_request = HttpRequest();
             const Http::HeadResult result = Http::parseHead(head, max, &m_request);
@@ -102,6 +102,7 @@ void HttpConnection::process()
             }
             if (m_request.isWebSocketUpgrade()) {
                 m_timer->stop();
+                m_socket->skip(result.headLength); // what follows are the client's frames
                 QTcpSocket *socket = m_socket;
                 disconnect(socket, nullptr, this, nullptr);
                 m_socket = nullptr;

@@ -470,20 +470,23 @@ Subscription *Hub::subscribe(Subscriber *owner, Subscription::Target target, con
 void Hub::pump(Subscription *sub)
 {
     Subscriber *owner = sub->owner;
-    const qint64 room = qMax<qint64>(FrameBytes, m_config.maxQueueBytes / 2);
+    // Replay never pushes a subscriber past its bound: chunks of at most a quarter of it go out
+    // while less than half of it is queued.
+    const qint64 chunkBytes = m_config.maxQueueBytes > 0 ? qMin<qint64>(FrameBytes, m_config.maxQueueBytes / 4) : FrameBytes;
+    const qint64 room = m_config.maxQueueBytes / 2;
     while (!sub->live) {
         if (m_config.maxQueueBytes > 0 && owner->queuedBytes() >= room)
             return; // continued by drained()
         QVector<StoredEnvelope> chunk;
         switch (sub->target) {
         case Subscription::Target::Run:
-            chunk = m_store->readRun(sub->run, sub->cursor, ReplayChunkEvents, FrameBytes);
+            chunk = m_store->readRun(sub->run, sub->cursor, ReplayChunkEvents, chunkBytes);
             break;
         case Subscription::Target::All:
-            chunk = m_store->readAll(sub->cursor, ReplayChunkEvents, FrameBytes);
+            chunk = m_store->readAll(sub->cursor, ReplayChunkEvents, chunkBytes);
             break;
         case Subscription::Target::Lifecycle:
-            chunk = m_store->readLifecycle(sub->cursor, ReplayChunkEvents, FrameBytes);
+            chunk = m_store->readLifecycle(sub->cursor, ReplayChunkEvents, chunkBytes);
             break;
         }
         if (chunk.isEmpty()) {

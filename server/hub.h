@@ -119,6 +119,8 @@ public:
     const EventStore &store() const { return *m_store; }
     const HubCounters &counters() const { return m_counters; }
     void countRateLimited() { ++m_counters.rateLimited; }
+    // A client cut loose for its queue bound outside a delivery (answers it did not read).
+    void countLaggingDropped() { ++m_counters.laggingDropped; }
     // Events read back from the store when the hub started.
     qint64 restoredEvents() const { return m_restoredEvents; }
     // Whether the start began from a snapshot (then only later events were replayed).

@@ -7,9 +7,7 @@
 #include <QJsonArray>
 #include <QTcpSocket>
 #include <QTimer>
-#include <QtEndian>
 #include <QUrlQuery>
-#include <QWebSocket>
 
 #include <atomic>
 #include <cmath>
@@ -36,7 +34,7 @@ bool publishPayload(const QJsonObject &op, QJsonValue *payload)
 }
 
 // Messages shorter than this are parsed on the server thread: handing them over costs more.
-constexpr qsizetype ParseAheadChars = 2048;
+constexpr qsizetype ParseAheadBytes = 2048;
 // Messages of one client on parse threads at once; past it the server thread parses (and the
 // client's socket waits meanwhile).
 constexpr int MaxParsingAhead = 8;
@@ -45,14 +43,15 @@ std::atomic<quint64> nextSerial{0};
 
 } // namespace
 
-WsClient::WsClient(QWebSocket *socket, QTcpSocket *raw, Endpoint *endpoint, const QString &id, Role role, QObject *parent)
+WsClient::WsClient(QTcpSocket *socket, Endpoint *endpoint, const QString &id, Role role, const QString &path, QObject *parent)
     : QObject(parent)
     , m_socket(socket)
-    , m_raw(raw)
+    , m_reader(endpoint->config().maxMessageBytes)
     , m_endpoint(endpoint)
     , m_hub(endpoint->hub())
     , m_id(id)
     , m_role(role)
+    , m_path(path)
     , m_connectedMs(nowMs())
     , m_lastSeenMs(m_connectedMs)
     , m_limiter(endpoint->config().maxEventsPerSecond, endpoint->config().maxBytesPerSecond,
@@ -61,23 +60,24 @@ WsClient::WsClient(QWebSocket *socket, QTcpSocket *raw, Endpoint *endpoint, cons
 {
     endpoint->registerClient(this);
     socket->setParent(this);
-    const quint64 limit = quint64(endpoint->config().maxMessageBytes);
-    socket->setMaxAllowedIncomingFrameSize(limit);
-    socket->setMaxAllowedIncomingMessageSize(limit);
     const QHostAddress address = socket->peerAddress();
     m_peer = (address.protocol() == QAbstractSocket::IPv6Protocol
                   ? QLatin1Char('[') + address.toString() + QLatin1Char(']')
                   : address.toString())
         + QLatin1Char(':') + QString::number(socket->peerPort());
-    m_path = socket->requestUrl().path();
-
-    connect(socket, &QWebSocket::textMessageReceived, this, &WsClient::onText);
-    connect(socket, &QWebSocket::binaryMessageReceived, this, &WsClient::onBinary);
-    connect(socket, &QWebSocket::pong, this, [this] { touch(); });
-    connect(socket, &QWebSocket::disconnected, this, &WsClient::onDisconnected);
-    connect(socket, &QWebSocket::bytesWritten, this, [this] { m_hub->drained(this); });
-    if (socket->state() == QAbstractSocket::UnconnectedState)
+    if (authRequired()) {
+        // Until it authenticates, a peer gets little: small messages and a deadline, so that
+        // anyone who can reach the port cannot hold large buffers or connections for free.
+        m_reader.setMaxMessageBytes(qMin(PreAuthMaxMessageBytes, endpoint->config().maxMessageBytes));
+        m_authDeadlineMs = m_connectedMs + endpoint->config().handshakeTimeoutMs;
+    }
+    connect(socket, &QTcpSocket::readyRead, this, &WsClient::onReadyRead);
+    connect(socket, &QTcpSocket::disconnected, this, &WsClient::onDisconnected);
+    connect(socket, &QTcpSocket::bytesWritten, this, [this] { m_hub->drained(this); });
+    if (socket->state() != QAbstractSocket::ConnectedState)
         QMetaObject::invokeMethod(this, &WsClient::onDisconnected, Qt::QueuedConnection);
+    else if (socket->bytesAvailable() > 0) // frames sent right behind the handshake
+        QMetaObject::invokeMethod(this, &WsClient::onReadyRead, Qt::QueuedConnection);
 }
 
 WsClient::~WsClient()
@@ -86,41 +86,110 @@ WsClient::~WsClient()
     m_hub->removeSubscriber(this);
 }
 
+bool WsClient::authRequired() const
+{
+    return m_role == Role::None && !m_endpoint->isOpen();
+}
+
 void WsClient::touch()
 {
     m_lastSeenMs = nowMs();
     m_lastPingMs = 0;
 }
 
+void WsClient::onReadyRead()
+{
+    // In pieces, so that one connection's flood does not hold the thread for long; what is left
+    // is read when its turn comes again.
+    constexpr qint64 Chunk = 256 * 1024;
+    for (int i = 0; i < 16 && m_socket && m_socket->bytesAvailable() > 0 && !m_reader.failed(); ++i)
+        received(m_socket->read(Chunk));
+    if (m_socket && m_socket->bytesAvailable() > 0 && !m_reader.failed())
+        QMetaObject::invokeMethod(this, &WsClient::onReadyRead, Qt::QueuedConnection);
+}
+
+void WsClient::received(const QByteArray &bytes)
+{
+    m_reader.feed(bytes);
+    WsFrames::Reader::Message message;
+    while (m_reader.next(&message)) {
+        using Kind = WsFrames::Reader::Message::Kind;
+        switch (message.kind) {
+        case Kind::Text:
+            touch();
+            onText(message.payload);
+            break;
+        case Kind::Binary:
+            touch();
+            sendError(Error{ErrorCode::InvalidJson, QStringLiteral("binary frames are not accepted: send JSON as text frames")});
+            break;
+        case Kind::Ping:
+            touch();
+            if (!m_closing)
+                write(WsFrames::frameHeader(WsFrames::Pong, quint64(message.payload.size())), message.payload);
+            break;
+        case Kind::Pong:
+            // Only the answer to our own ping is a sign of life: unsolicited pongs cost the peer
+            // nothing and would keep any connection open forever.
+            if (!m_pingPayload.isEmpty() && message.payload == m_pingPayload) {
+                m_pingPayload.clear();
+                touch();
+            }
+            break;
+        case Kind::Close:
+            m_closeReceived = true;
+            if (!m_closing) {
+                // The peer ends the connection: answer with its code (RFC 6455 section 5.5.1),
+                // then close the TCP connection, which the server does first.
+                m_hub->removeSubscriber(this);
+                sendClose(message.closeCode ? message.closeCode : quint16(WsFrames::CloseNormal), QString());
+            }
+            if (m_socket)
+                m_socket->disconnectFromHost();
+            return;
+        case Kind::Error:
+            closeWith(message.closeCode, message.error);
+            return;
+        case Kind::None:
+            break;
+        }
+        if (!m_socket)
+            return;
+    }
+}
+
+void WsClient::write(const QByteArray &header, const QByteArray &payload, bool control)
+{
+    // Once cut loose, only the close frame still goes out.
+    if (!m_socket || (m_overQueued && !control) || m_socket->state() != QAbstractSocket::ConnectedState)
+        return;
+    m_socket->write(header);
+    m_socket->write(payload);
+    // Every byte queued for the client counts: events, acks, errors and pongs alike. Past the bound
+    // the client is cut loose as a slow subscriber is (it resumes with since=); the close goes out
+    // from the event loop, never from inside a delivery.
+    const qint64 bound = m_endpoint->config().maxQueueBytes;
+    if (bound > 0 && !m_overQueued && m_socket->bytesToWrite() > bound) {
+        m_overQueued = true;
+        QMetaObject::invokeMethod(
+            this,
+            [this, bound] {
+                if (m_closing)
+                    return; // the Hub cut it already
+                m_hub->countLaggingDropped();
+                closeWith(Hub::CloseLagging, QStringLiteral("lagging: more than %1 bytes unsent").arg(bound));
+            },
+            Qt::QueuedConnection);
+    }
+}
+
 void WsClient::sendFrame(const QByteArray &utf8)
 {
-    if (!m_socket || m_closing)
+    if (m_closing)
         return;
-    // QWebSocket would take a QString and encode it to UTF-8 again for every subscriber. The frame
-    // is written to the connection's socket directly instead: a server frame is a header and the
-    // payload, unmasked and unfragmented (RFC 6455 5.2), and everything runs on this thread, so a
-    // frame QWebSocket writes (pong, close) can never land inside one of these.
-    if (m_raw && m_raw->state() == QAbstractSocket::ConnectedState) {
-        char header[10];
-        int size = 2;
-        header[0] = char(0x81); // FIN, text
-        const quint64 length = quint64(utf8.size());
-        if (length < 126) {
-            header[1] = char(length);
-        } else if (length <= 0xffff) {
-            header[1] = char(126);
-            qToBigEndian(quint16(length), header + 2);
-            size = 4;
-        } else {
-            header[1] = char(127);
-            qToBigEndian(length, header + 2);
-            size = 10;
-        }
-        m_raw->write(header, size);
-        m_raw->write(utf8);
-        return;
-    }
-    m_socket->sendTextMessage(QString::fromUtf8(utf8));
+    // A text frame written straight to the connection: the envelope is UTF-8 already, and every
+    // subscriber writes the same bytes.
+    write(WsFrames::frameHeader(WsFrames::Text, quint64(utf8.size())), utf8);
 }
 
 qint64 WsClient::queuedBytes() const
@@ -138,19 +207,31 @@ void WsClient::sendError(const Error &error, const QJsonValue &id)
     sendFrame(Codec::errorFrame(error, id));
 }
 
+void WsClient::sendClose(quint16 code, const QString &reason)
+{
+    const QByteArray close = WsFrames::closeFrame(code, reason);
+    write(close.left(2), close.mid(2), true);
+    m_closing = true;
+}
+
 void WsClient::closeWith(int code, const QString &reason)
 {
     if (!m_socket || m_closing)
         return;
-    m_closing = true;
     m_hub->removeSubscriber(this);
-    m_socket->close(QWebSocketProtocol::CloseCode(code), reason);
-    // A peer that never answers the close handshake is not waited for.
-    QPointer<QWebSocket> socket = m_socket;
-    QTimer::singleShot(2000, this, [socket] {
-        if (socket)
-            socket->abort();
+    sendClose(quint16(code), reason);
+    if (m_closeReceived) {
+        m_socket->disconnectFromHost();
+        return;
+    }
+    // The peer answers with its own close frame; one that never does is not waited for.
+    m_closeTimer = new QTimer(this);
+    m_closeTimer->setSingleShot(true);
+    connect(m_closeTimer, &QTimer::timeout, this, [this] {
+        if (m_socket)
+            m_socket->abort();
     });
+    m_closeTimer->start(2000);
 }
 
 void WsClient::cutLoose(int closeCode, const QString &reason)
@@ -160,9 +241,8 @@ void WsClient::cutLoose(int closeCode, const QString &reason)
 
 bool WsClient::keepalive(qint64 now)
 {
-    // A connection can end without QWebSocket saying so: when the peer was gone before the
-    // QWebSocket was made (it then never sees the socket's disconnected), or when the socket was
-    // freed under it. Such a client is finished here, so that nothing stays behind.
+    // A connection can end without the socket saying so (when the peer was gone before this client
+    // was made): such a client is finished here, so that nothing stays behind.
     if (!m_socket || m_socket->state() == QAbstractSocket::UnconnectedState) {
         onDisconnected();
         return true;
@@ -170,6 +250,12 @@ bool WsClient::keepalive(qint64 now)
     if (m_closing)
         return true;
     const ServerConfig &config = m_endpoint->config();
+    if (m_authDeadlineMs > 0 && now >= m_authDeadlineMs && m_role == Role::None) {
+        sendError(Error{ErrorCode::AuthRequired, QStringLiteral("no auth within %1 s: send {\"op\":\"auth\",\"token\":…} first")
+                                                     .arg(config.handshakeTimeoutMs / 1000.0)});
+        closeWith(4401, QStringLiteral("AUTH_REQUIRED"));
+        return true;
+    }
     const qint64 silent = now - m_lastSeenMs;
     if (config.keepaliveTimeoutMs > 0 && silent >= config.keepaliveTimeoutMs) {
         m_hub->removeSubscriber(this);
@@ -180,7 +266,8 @@ bool WsClient::keepalive(qint64 now)
     if (config.pingIntervalMs > 0 && silent >= config.pingIntervalMs
         && (m_lastPingMs == 0 || now - m_lastPingMs >= config.pingIntervalMs)) {
         m_lastPingMs = now;
-        m_socket->ping(QByteArray::number(now));
+        m_pingPayload = QByteArray::number(now);
+        write(WsFrames::frameHeader(WsFrames::Ping, quint64(m_pingPayload.size())), m_pingPayload);
     }
     return true;
 }
@@ -210,15 +297,8 @@ void WsClient::onDisconnected()
     }
 }
 
-void WsClient::onBinary(const QByteArray &)
+void WsClient::parse(const QByteArray &utf8, const ParseLimits &limits, Incoming *out)
 {
-    touch();
-    sendError(Error{ErrorCode::InvalidJson, QStringLiteral("binary frames are not accepted: send JSON as text frames")});
-}
-
-void WsClient::parse(const QString &text, const ParseLimits &limits, Incoming *out)
-{
-    const QByteArray utf8 = text.toUtf8();
     out->bytes = utf8.size();
     const QJsonDocument doc = Codec::parseJson(utf8, &out->error, 64, limits.maxStringBytes);
     if (out->error) {
@@ -243,22 +323,21 @@ void WsClient::parse(const QString &text, const ParseLimits &limits, Incoming *o
     out->eventsParsed = true;
 }
 
-void WsClient::onText(const QString &text)
+void WsClient::onText(const QByteArray &utf8)
 {
-    touch();
     if (m_closing)
         return;
     const ServerConfig &config = m_endpoint->config();
     auto incoming = std::make_shared<Incoming>();
     m_inbox.push_back(incoming);
-    if (text.size() >= ParseAheadChars && m_parsingAhead < MaxParsingAhead
-        && m_endpoint->parseAhead(this, text, ParseLimits{config.maxStringBytes, config.maxEventsPerPublish, true}, incoming)) {
+    if (utf8.size() >= ParseAheadBytes && m_parsingAhead < MaxParsingAhead
+        && m_endpoint->parseAhead(this, utf8, ParseLimits{config.maxStringBytes, config.maxEventsPerPublish, true}, incoming)) {
         ++m_parsingAhead;
         return;
     }
     // Small messages (and every message when parse threads are off or busy with this client's)
     // are parsed here; events are then parsed as part of the publish.
-    parse(text, ParseLimits{config.maxStringBytes, config.maxEventsPerPublish, false}, incoming.get());
+    parse(utf8, ParseLimits{config.maxStringBytes, config.maxEventsPerPublish, false}, incoming.get());
     incoming->ready = true;
     handleInbox();
 }
@@ -327,15 +406,22 @@ void WsClient::opAuth(const QJsonObject &op, const QJsonValue &id)
     const QJsonValue token = op.value(QLatin1String("token"));
     if (!token.isString()) {
         sendError(Error{ErrorCode::AuthFailed, QStringLiteral("auth needs a \"token\" string")}, id);
+        if (++m_failedAuth >= MaxFailedAuth)
+            closeWith(4401, QStringLiteral("AUTH_FAILED: too many wrong tokens"));
         return;
     }
     bool wrong = false;
     const Role role = m_endpoint->roleFor(token.toString(), &wrong);
     if (wrong || role == Role::None) {
         sendError(Error{ErrorCode::AuthFailed, QStringLiteral("wrong token")}, id);
+        // Guessing costs a connection every few tries.
+        if (++m_failedAuth >= MaxFailedAuth)
+            closeWith(4401, QStringLiteral("AUTH_FAILED: too many wrong tokens"));
         return;
     }
     m_role = role;
+    m_authDeadlineMs = 0;
+    m_reader.setMaxMessageBytes(m_endpoint->config().maxMessageBytes);
     QJsonObject ok{{QStringLiteral("type"), QStringLiteral("auth_ok")}, {QStringLiteral("role"), roleName(role)}};
     if (!id.isUndefined())
         ok.insert(QStringLiteral("id"), id);

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "hub.h"
 #include "ratelimit.h"
+#include "wsframes.h"
 
 #include <QJsonObject>
 #include <QObject>
@@ -12,20 +13,31 @@
 #include <memory>
 
 class QTcpSocket;
-class QWebSocket;
+class QTimer;
 
 namespace Runwatch {
 
 class Endpoint;
 
-// One WebSocket connection: speaks the ops of the contract and receives envelopes from the Hub.
+// One WebSocket connection after its upgrade: reads the client's frames from the TCP (or TLS)
+// socket and writes its own to it (WsFrames), speaks the ops of the contract and receives
+// envelopes from the Hub. Owns the socket.
 class WsClient : public QObject, public Subscriber
 {
     Q_OBJECT
 public:
-    // `raw` is the TCP (or TLS) socket under `socket`, when known: frames are written to it directly.
-    WsClient(QWebSocket *socket, QTcpSocket *raw, Endpoint *endpoint, const QString &id, Role role, QObject *parent);
+    // `socket` is connected and past the handshake; `path` and `peer` describe it for /api/clients.
+    WsClient(QTcpSocket *socket, Endpoint *endpoint, const QString &id, Role role, const QString &path, QObject *parent);
     ~WsClient() override;
+
+    // Bytes of the connection as they arrive (from the socket; a fuzz target feeds them directly).
+    void received(const QByteArray &bytes);
+
+    // A peer that has not authenticated on a server that needs a token may send only this much
+    // in one message, and must authenticate within the handshake time (config handshakeTimeoutMs).
+    static constexpr qint64 PreAuthMaxMessageBytes = 64 * 1024;
+    // Wrong tokens in auth ops before the connection is closed (4401).
+    static constexpr int MaxFailedAuth = 5;
 
     // Subscriber
     void sendFrame(const QByteArray &utf8) override;
@@ -64,8 +76,8 @@ public:
         int maxEventsPerPublish;
         bool events; // parse a publish's events too
     };
-    // Thread-safe: touches nothing but its arguments.
-    static void parse(const QString &text, const ParseLimits &limits, Incoming *out);
+    // Thread-safe: touches nothing but its arguments. `utf8` is a whole text message.
+    static void parse(const QByteArray &utf8, const ParseLimits &limits, Incoming *out);
     // Called on the server thread when a message parsed ahead is ready.
     void parsedAhead();
     quint64 serial() const { return m_serial; }
@@ -74,20 +86,25 @@ Q_SIGNALS:
     void finished(Runwatch::WsClient *client);
 
 private:
-    void onText(const QString &text);
+    void onReadyRead();
+    void onText(const QByteArray &utf8);
     void handleInbox();
     void handleIncoming(Incoming &in);
-    void onBinary(const QByteArray &data);
     void onDisconnected();
+    // Writes one frame, counted against the queue bound (config maxQueueBytes): a client that does
+    // not read its answers is cut loose like a slow subscriber.
+    void write(const QByteArray &header, const QByteArray &payload, bool control = false);
+    void sendClose(quint16 code, const QString &reason);
     void handleOp(const QJsonObject &op, Incoming *parsed = nullptr);
     void opAuth(const QJsonObject &op, const QJsonValue &id);
     void opSubscribe(const QJsonObject &op, const QJsonValue &id);
     void opUnsubscribe(const QJsonObject &op, const QJsonValue &id);
     void opPublish(const QJsonObject &op, const QJsonValue &id, Incoming *parsed);
     void touch();
+    bool authRequired() const;
 
-    QPointer<QWebSocket> m_socket;
-    QPointer<QTcpSocket> m_raw;
+    QPointer<QTcpSocket> m_socket;
+    WsFrames::Reader m_reader;
     Endpoint *m_endpoint;
     Hub *m_hub;
     QString m_id;
@@ -97,10 +114,16 @@ private:
     qint64 m_connectedMs;
     qint64 m_lastSeenMs;
     qint64 m_lastPingMs = 0;
+    QByteArray m_pingPayload;   // of the last ping sent: only its pong counts as a sign of life
+    qint64 m_authDeadlineMs = 0; // while unauthenticated on a server that needs a token
+    int m_failedAuth = 0;
     qint64 m_defaultSince = 0;
-    bool m_closing = false;
+    bool m_closing = false;     // a close frame was sent (or the connection failed): nothing more is sent
+    bool m_closeReceived = false;
+    bool m_overQueued = false;  // cut loose for not reading; the close is on its way
     bool m_disconnected = false;
     bool m_finished = false;
+    QTimer *m_closeTimer = nullptr;
     qint64 m_messageBytes = 0; // of the message being handled
     ProducerLimiter m_limiter;
     quint64 m_serial;
