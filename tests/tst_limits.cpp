@@ -8,6 +8,7 @@
 
 #include "endpoint.h"
 #include "hub.h"
+#include "wsclient.h"
 
 #include <QElapsedTimer>
 #include <QJsonArray>
@@ -383,6 +384,12 @@ private Q_SLOTS:
     void stringLengthLimit();
     void hostileFrames_data();
     void hostileFrames();
+    void repliesAreBounded_data();
+    void repliesAreBounded();
+    void preAuthMessageLimit();
+    void authDeadline();
+    void unsolicitedPongsAreNoSignOfLife();
+    void failedAuthCloses();
 };
 
 void TestLimits::messageOverLimitCloses1009_data()
@@ -1119,6 +1126,199 @@ void TestLimits::hostileFrames()
         return n;
     };
     QTRY_COMPARE_WITH_TIMEOUT(clients(), qsizetype(2), 5000);
+}
+
+// Replies count against the queue bound like events do: a client that sends ops and never reads
+// the answers is cut loose with 4008 instead of growing the server's memory.
+void TestLimits::repliesAreBounded_data()
+{
+    QTest::addColumn<bool>("withToken");
+    QTest::addColumn<QByteArray>("op");
+    QTest::addColumn<int>("count");
+    // Each ping op is answered with a pong that carries its id back: ~64 KiB per answer.
+    QTest::newRow("ping ops with large ids") << false
+        << QByteArray("{\"op\":\"ping\",\"id\":\"" + QByteArray(64 * 1024, 'i') + "\"}") << 400;
+    // Empty messages from a peer that has not authenticated: an error answer each.
+    QTest::newRow("empty frames before auth") << true << QByteArray() << 200000;
+}
+
+void TestLimits::repliesAreBounded()
+{
+    QFETCH(bool, withToken);
+    QFETCH(QByteArray, op);
+    QFETCH(int, count);
+    ServerConfig config;
+    config.maxQueueBytes = 256 * 1024;
+    if (withToken)
+        config.token = QStringLiteral("secret");
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+
+    RawWs greedy;
+    // A small receive window, and nothing read from it: the answers pile up on the server.
+    greedy.socket.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 4096);
+    QVERIFY2(greedy.handshake(srv.port(), QStringLiteral("/ws")), greedy.response.constData());
+    greedy.socket.setReadBufferSize(4096);
+    const QByteArray frame = rawFrame(0x81, op);
+    QByteArray all;
+    for (int i = 0; i < count; ++i)
+        all += frame;
+    greedy.socket.write(all);
+    QVERIFY2(QTest::qWaitFor([&] { return laggingDropped(srv.server()) == 1; }, 30000),
+             "a client that never reads its answers must be cut loose");
+
+    // Reading now: what was queued, then the close frame with 4008.
+    greedy.socket.setReadBufferSize(0);
+    QVERIFY(QTest::qWaitFor([&] { greedy.pump(); return greedy.closeCode() != -1 && greedy.isClosed(); }, 20000));
+    QVERIFY(!greedy.protocolError);
+    QCOMPARE(greedy.closeCode(), 4008);
+    const int answers = greedy.count(0x1);
+    QVERIFY2(answers < count, qPrintable(QStringLiteral("%1 answers of %2").arg(answers).arg(count)));
+
+    // The server itself is fine.
+    ProbePtr good = openProbe(srv.ws(QStringLiteral("/ws")), withToken ? QByteArray("secret") : QByteArray());
+    QVERIFY(good->waitConnected());
+    QVERIFY(sync(*good));
+}
+
+// Before it authenticates, a peer may send only small messages: a large one is refused at its
+// frame header (1009), without the server holding it. After auth the full limit applies.
+void TestLimits::preAuthMessageLimit()
+{
+    ServerConfig config;
+    config.token = QStringLiteral("secret");
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    QVERIFY(config.maxMessageBytes > 4 * WsClient::PreAuthMaxMessageBytes);
+
+    RawWs stranger;
+    QVERIFY2(stranger.handshake(srv.port(), QStringLiteral("/ws")), stranger.response.constData());
+    // Only the header of a 1 MiB message: refused before its payload arrives.
+    stranger.socket.write(rawFrame(0x81, QByteArray(), true, 1024 * 1024));
+    QVERIFY(QTest::qWaitFor([&] { stranger.pump(); return stranger.closeCode() != -1 && stranger.isClosed(); }, 5000));
+    QCOMPARE(stranger.closeCode(), 1009);
+
+    // A message just under the pre-auth limit is read (and answered: it is not an auth op).
+    RawWs small;
+    QVERIFY(small.handshake(srv.port(), QStringLiteral("/ws")));
+    const QByteArray padded = "{\"op\":\"ping\",\"id\":\"" + QByteArray(int(WsClient::PreAuthMaxMessageBytes) - 64, 'x') + "\"}";
+    small.sendFrame(0x1, padded);
+    QVERIFY(QTest::qWaitFor([&] { small.pump(); return small.count(0x1) >= 2; }, 5000)); // welcome, answer
+    QVERIFY(!small.isClosed());
+
+    // Authenticated, the same peer may send a message of 256 KiB.
+    RawWs member;
+    QVERIFY(member.handshake(srv.port(), QStringLiteral("/ws")));
+    member.sendFrame(0x1, "{\"op\":\"auth\",\"token\":\"secret\",\"id\":\"a\"}");
+    QVERIFY(QTest::qWaitFor([&] { member.pump(); return member.count(0x1) >= 2; }, 5000)); // welcome, auth_ok
+    QVERIFY2(member.messages.last().payload.contains("auth_ok"), member.messages.last().payload.constData());
+    const QByteArray large = "{\"op\":\"ping\",\"id\":\"" + QByteArray(256 * 1024, 'y') + "\"}";
+    member.sendFrame(0x1, large);
+    QVERIFY(QTest::qWaitFor([&] { member.pump(); return member.count(0x1) >= 3; }, 5000));
+    QCOMPARE(QJsonDocument::fromJson(member.messages.last().payload).object().value(kType).toString(), QStringLiteral("pong"));
+    QVERIFY(!member.isClosed());
+}
+
+// A peer that does not authenticate within the handshake time is told so and closed (4401), even
+// when it keeps the connection busy with pings.
+void TestLimits::authDeadline()
+{
+    ServerConfig config;
+    config.token = QStringLiteral("secret");
+    config.handshakeTimeoutMs = 600;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+
+    RawWs idle;
+    RawWs busy;
+    RawWs member;
+    QVERIFY(idle.handshake(srv.port(), QStringLiteral("/ws")));
+    QVERIFY(busy.handshake(srv.port(), QStringLiteral("/ws")));
+    QVERIFY(member.handshake(srv.port(), QStringLiteral("/ws")));
+    member.sendFrame(0x1, "{\"op\":\"auth\",\"token\":\"secret\"}");
+    QElapsedTimer clock;
+    clock.start();
+    QVERIFY(QTest::qWaitFor([&] {
+        idle.pump();
+        busy.pump();
+        member.pump();
+        busy.sendFrame(0x9, "x");
+        busy.sendFrame(0x1, "{\"op\":\"ping\"}");
+        return idle.isClosed() && busy.isClosed();
+    }, 10000));
+    for (RawWs *peer : {&idle, &busy}) {
+        peer->pump();
+        QCOMPARE(peer->closeCode(), 4401);
+        bool told = false;
+        for (const RawWs::Message &m : std::as_const(peer->messages))
+            told = told || (m.opcode == 0x1 && m.payload.contains("AUTH_REQUIRED"));
+        QVERIFY2(told, "the peer is told why");
+    }
+    // Authenticated in time, the third stays well past the deadline.
+    while (clock.elapsed() < 3 * config.handshakeTimeoutMs) {
+        member.pump();
+        QTest::qWait(20);
+    }
+    QVERIFY(!member.isClosed());
+    member.sendFrame(0x1, "{\"op\":\"ping\",\"id\":7}");
+    QVERIFY(QTest::qWaitFor([&] { member.pump(); return member.messages.last().payload.contains("pong"); }, 5000));
+}
+
+// Only the answer to the server's own ping counts as life: a peer that sends pongs of its own
+// accord, and never answers, is dropped like a silent one.
+void TestLimits::unsolicitedPongsAreNoSignOfLife()
+{
+    ServerConfig config;
+    config.pingIntervalMs = 200;
+    config.keepaliveTimeoutMs = 800;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    RawWs faker;
+    QVERIFY(faker.handshake(srv.port(), QStringLiteral("/ws")));
+    QElapsedTimer clock;
+    clock.start();
+    const bool dropped = QTest::qWaitFor(
+        [&] {
+            faker.pump();
+            faker.sendFrame(0xA, "alive");
+            return faker.isClosed();
+        },
+        10000);
+    QVERIFY2(dropped, "unsolicited pongs must not keep a connection open");
+    QVERIFY(faker.count(0x9) >= 1);
+    QVERIFY(clock.elapsed() >= config.keepaliveTimeoutMs - 100);
+}
+
+// Guessing tokens costs a connection every few tries.
+void TestLimits::failedAuthCloses()
+{
+    ServerConfig config;
+    config.token = QStringLiteral("secret");
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+
+    ProbePtr guesser = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(guesser->waitConnected());
+    for (int i = 1; i < WsClient::MaxFailedAuth; ++i) {
+        guesser->send({{QStringLiteral("op"), QStringLiteral("auth")}, {QStringLiteral("token"), QStringLiteral("guess%1").arg(i)}, {kId, i}});
+        const QJsonObject answer = waitAnswer(*guesser, i);
+        QCOMPARE(answer.value(kCode).toString(), QStringLiteral("AUTH_FAILED"));
+    }
+    QVERIFY(guesser->isConnected());
+    guesser->send({{QStringLiteral("op"), QStringLiteral("auth")}, {QStringLiteral("token"), QStringLiteral("last guess")}, {kId, 99}});
+    QVERIFY(guesser->waitClosed());
+    QCOMPARE(guesser->closeCode(), 4401);
+
+    // A few wrong tries and then the right token is fine.
+    ProbePtr typo = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(typo->waitConnected());
+    for (int i = 1; i < WsClient::MaxFailedAuth; ++i) {
+        typo->send({{QStringLiteral("op"), QStringLiteral("auth")}, {QStringLiteral("token"), QStringLiteral("secrte")}, {kId, i}});
+        QCOMPARE(waitAnswer(*typo, i).value(kCode).toString(), QStringLiteral("AUTH_FAILED"));
+    }
+    typo->send({{QStringLiteral("op"), QStringLiteral("auth")}, {QStringLiteral("token"), QStringLiteral("secret")}, {kId, 50}});
+    QCOMPARE(waitAnswer(*typo, 50).value(kType).toString(), QStringLiteral("auth_ok"));
+    QVERIFY(typo->isConnected());
 }
 
 QTEST_MAIN(TestLimits)

@@ -1,7 +1,8 @@
 // Fuzz target: the WebSocket op handling of one client (server/wsclient.cpp) with a real Hub on an
-// in-memory store, without sockets. The first byte of the input picks the connection's role and the
-// server's configuration; every following line is one text frame from the client. Each frame goes
-// through the client as a received message would (JSON parsing, auth, subscribe, unsubscribe,
+// in-memory store, without a connection. The first byte of the input picks the connection's role and
+// the server's configuration; every following line is one text message from the client, sent as a
+// masked WebSocket frame (its bytes made valid UTF-8 first: invalid UTF-8 is fuzz_frames' part). Each
+// goes through the client's frame reader and op handling (JSON parsing, auth, subscribe, unsubscribe,
 // publish with one event or a batch, ping), the Hub delivers what was published, and every frame the
 // client is sent must be one well-formed JSON object of the contract.
 //
@@ -15,10 +16,11 @@
 #include "hub.h"
 #include "memorystore.h"
 #include "wsclient.h"
+#include "wsframes.h"
 
 #include <QJsonArray>
 #include <QJsonObject>
-#include <QWebSocket>
+#include <QTcpSocket>
 
 #include <memory>
 
@@ -39,6 +41,19 @@ public:
 private:
     QStringList m_frames;
 };
+
+// A client's text frame: masked, as RFC 6455 requires of clients.
+QByteArray maskedText(const QByteArray &payload)
+{
+    static const char key[4] = {'\x12', '\x34', '\x56', '\x78'};
+    QByteArray header = WsFrames::frameHeader(WsFrames::Text, quint64(payload.size()));
+    header[1] = char(header.at(1) | 0x80);
+    header.append(key, 4);
+    QByteArray masked = payload;
+    for (qsizetype i = 0; i < masked.size(); ++i)
+        masked[i] = char(masked.at(i) ^ key[i % 4]);
+    return header + masked;
+}
 
 void checkEnvelope(const QJsonObject &object, const QByteArray &frame, qint64 lastSeq)
 {
@@ -109,15 +124,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     Hub hub(config, std::make_unique<MemoryStore>(config.memoryHistoryBytes));
     Endpoint endpoint(config, &hub);
-    auto *socket = new QWebSocket; // owned by the client from here on
-    auto client = std::make_unique<RecordingClient>(socket, nullptr, &endpoint, QStringLiteral("c1"), role, nullptr);
+    auto *socket = new QTcpSocket; // owned by the client from here on; never connected
+    auto client = std::make_unique<RecordingClient>(socket, &endpoint, QStringLiteral("c1"), role, QStringLiteral("/ws"), nullptr);
     client->setDefaultSince((setup & 8) ? -1 : 0);
 
     const QByteArray input = QByteArray::fromRawData(reinterpret_cast<const char *>(data) + 1, qsizetype(size - 1));
     const QList<QByteArray> frames = input.split('\n');
     for (qsizetype i = 0; i < frames.size() && i < MaxFrames; ++i) {
-        // What QWebSocket hands over: the frame's text, decoded from UTF-8.
-        Q_EMIT socket->textMessageReceived(QString::fromUtf8(frames.at(i)));
+        client->received(maskedText(QString::fromUtf8(frames.at(i)).toUtf8()));
         hub.flush();
         for (const QString &sent : client->takeFrames())
             checkSent(sent, hub.lastSeq());
