@@ -19,8 +19,10 @@ struct ServerConfig {
     qint64 maxQueueBytes = 8 * 1024 * 1024;      // a subscriber's unsent bytes before it is cut loose
     int pingIntervalMs = 10000;                  // ping a client silent this long
     int keepaliveTimeoutMs = 25000;              // drop a client silent this long
-    int handshakeTimeoutMs = 10000;              // request head / WebSocket handshake
+    int handshakeTimeoutMs = 10000;              // request head / WebSocket handshake (and auth, where needed)
+    int httpBodyTimeoutMs = 10000;               // the longest silence while a request body arrives
     int httpIdleTimeoutMs = 60000;               // idle keep-alive HTTP connection
+    int httpWriteTimeoutMs = 30000;              // answers unsent this long without progress: dropped
     int maxHeaderBytes = 64 * 1024;
     int maxSubscriptionsPerClient = 256;
     qint64 maxEventsPerSecond = 100000;          // per producer (a WebSocket connection; HTTP: per address); 0: no limit

@@ -206,11 +206,20 @@ HeadResult parseHead(const QByteArray &bytes, int maxHeaderBytes, HttpRequest *r
 BodyFraming bodyFraming(const HttpRequest &request, qint64 maxBodyBytes)
 {
     BodyFraming framing;
-    const QByteArray te = request.header("Transfer-Encoding");
+    // Several Transfer-Encoding headers are one list (RFC 9110 section 5.3); the only coding the
+    // server takes is chunked, alone: anything else could be framed differently by a proxy in front.
+    QList<QByteArray> codings;
+    bool transferEncoding = false;
     int lengthHeaders = 0;
     QByteArray lengthValue;
     for (const auto &h : request.headers) {
-        if (equalsIgnoreCase(h.first, "Content-Length")) {
+        if (equalsIgnoreCase(h.first, "Transfer-Encoding")) {
+            transferEncoding = true;
+            for (const QByteArray &coding : h.second.split(',')) {
+                if (!coding.trimmed().isEmpty())
+                    codings.append(coding.trimmed().toLower());
+            }
+        } else if (equalsIgnoreCase(h.first, "Content-Length")) {
             if (lengthHeaders && h.second != lengthValue) {
                 framing.ok = false;
                 framing.httpStatus = 400;
@@ -221,12 +230,15 @@ BodyFraming bodyFraming(const HttpRequest &request, qint64 maxBodyBytes)
             lengthValue = h.second;
         }
     }
-    if (!te.isEmpty()) {
-        if (lengthHeaders || !equalsIgnoreCase(te.trimmed(), "chunked")) {
+    if (transferEncoding) {
+        const bool onlyChunked = codings.size() == 1 && codings.first() == "chunked";
+        if (lengthHeaders || !onlyChunked) {
             framing.ok = false;
-            framing.httpStatus = te.trimmed().toLower() == "chunked" ? 400 : 501;
+            const bool unknown = std::any_of(codings.cbegin(), codings.cend(), [](const QByteArray &c) { return c != "chunked"; });
+            framing.httpStatus = unknown ? 501 : 400;
             framing.message = lengthHeaders ? QStringLiteral("both Transfer-Encoding and Content-Length")
-                                            : QStringLiteral("only chunked transfer coding is supported");
+                : unknown                   ? QStringLiteral("only chunked transfer coding is supported")
+                                            : QStringLiteral("Transfer-Encoding must be exactly \"chunked\", once");
             return framing;
         }
         framing.chunked = true;

@@ -12,6 +12,7 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Endpoint *endpoint, QObject *
     , m_socket(socket)
     , m_endpoint(endpoint)
     , m_timer(new QTimer(this))
+    , m_writeTimer(new QTimer(this))
 {
     socket->setParent(this);
     m_peer = socket->peerAddress().toString();
@@ -28,7 +29,18 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Endpoint *endpoint, QObject *
             fail(408, QStringLiteral("INVALID_REQUEST"), QStringLiteral("request not received in time"));
     });
     m_timer->start(m_endpoint->config().handshakeTimeoutMs);
+    m_writeTimer->setSingleShot(true);
+    connect(m_writeTimer, &QTimer::timeout, this, [this] {
+        // The client stopped reading its answers: nothing more can be said to it.
+        if (m_socket) {
+            m_state = State::Closing;
+            m_timer->stop();
+            m_socket->abort();
+            m_endpoint->connectionClosed(this);
+        }
+    });
     connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::process);
+    connect(socket, &QTcpSocket::bytesWritten, this, &HttpConnection::written);
     connect(socket, &QTcpSocket::disconnected, this, [this] { m_endpoint->connectionClosed(this); });
     if (socket->bytesAvailable())
         QMetaObject::invokeMethod(this, &HttpConnection::process, Qt::QueuedConnection);
@@ -39,6 +51,28 @@ HttpConnection::~HttpConnection() = default;
 void HttpConnection::restartHeadTimer()
 {
     m_timer->start(m_endpoint->config().handshakeTimeoutMs);
+}
+
+void HttpConnection::watchWrites()
+{
+    if (m_socket && m_socket->bytesToWrite() > 0) {
+        if (!m_writeTimer->isActive())
+            m_writeTimer->start(m_endpoint->config().httpWriteTimeoutMs);
+    } else {
+        m_writeTimer->stop();
+    }
+}
+
+void HttpConnection::written()
+{
+    // Progress: the write deadline starts again.
+    m_writeTimer->stop();
+    watchWrites();
+    if (m_held && m_socket && m_socket->bytesToWrite() <= MaxUnsentBytes / 2) {
+        m_held = false;
+        m_timer->start(m_endpoint->config().httpIdleTimeoutMs);
+        QMetaObject::invokeMethod(this, &HttpConnection::process, Qt::QueuedConnection);
+    }
 }
 
 void HttpConnection::close()
@@ -59,6 +93,7 @@ void HttpConnection::fail(int status, const QString &code, const QString &messag
     if (!m_socket || m_state == State::Closing || m_state == State::Lingering)
         return;
     m_socket->write(Http::serialize(HttpResponse::error(status, code, message), false, false));
+    watchWrites();
     // Lingering close: the client may still be sending a body we refused. Closing now with unread
     // bytes makes the kernel reset the connection, and the client would lose the answer. Read and
     // drop what comes for a short while (bounded in time and bytes), then close.
@@ -80,11 +115,20 @@ void HttpConnection::process()
         }
         return;
     }
+    if (m_held)
+        return;
     while (m_socket && m_state != State::Closing) {
         if (m_state == State::Head) {
             const qint64 available = m_socket->bytesAvailable();
             if (available == 0)
                 return;
+            if (m_socket->bytesToWrite() > MaxUnsentBytes) {
+                // Pipelined requests whose answers are not read wait, unread (the socket's read
+                // buffer is bounded, so the client's sending stalls too), until the client reads.
+                m_held = true;
+                m_timer->stop();
+                return;
+            }
             if (m_idle) {
                 m_idle = false;
                 restartHeadTimer();
@@ -119,6 +163,7 @@ void HttpConnection::process()
                 return;
             }
             m_buffer.clear();
+            m_timer->start(m_endpoint->config().httpBodyTimeoutMs);
             if (framing.chunked) {
                 m_chunked = std::make_unique<Http::ChunkedDecoder>(m_endpoint->config().maxMessageBytes);
                 m_state = State::Chunked;
@@ -129,18 +174,26 @@ void HttpConnection::process()
         }
         if (m_state == State::Body) {
             if (m_buffer.size() < m_bodyLength) {
+                const qsizetype before = m_buffer.size();
                 m_buffer.append(m_socket->read(m_bodyLength - m_buffer.size()));
-                if (m_buffer.size() < m_bodyLength)
+                if (m_buffer.size() < m_bodyLength) {
+                    if (m_buffer.size() > before)
+                        m_timer->start(m_endpoint->config().httpBodyTimeoutMs); // the body's idle time
                     return;
+                }
             }
             m_request.body = std::move(m_buffer);
             m_buffer = QByteArray();
             finishRequest();
         } else if (m_state == State::Chunked) {
-            m_buffer.append(m_socket->readAll());
+            const QByteArray more = m_socket->readAll();
+            m_buffer.append(more);
             const Http::ParseStatus status = m_chunked->feed(m_buffer);
-            if (status == Http::ParseStatus::Incomplete)
+            if (status == Http::ParseStatus::Incomplete) {
+                if (!more.isEmpty())
+                    m_timer->start(m_endpoint->config().httpBodyTimeoutMs);
                 return;
+            }
             if (status == Http::ParseStatus::Bad) {
                 fail(m_chunked->httpStatus(),
                      m_chunked->httpStatus() == 413 ? QStringLiteral("TOO_LARGE") : QStringLiteral("INVALID_REQUEST"),
@@ -161,12 +214,16 @@ void HttpConnection::process()
 
 void HttpConnection::finishRequest()
 {
-    const bool keepAlive = m_request.keepAlive();
+    bool keepAlive = m_request.keepAlive();
     const bool head = m_request.method == "HEAD";
     const HttpResponse response = m_endpoint->handleRequest(m_request, m_peer);
     if (!m_socket)
         return;
+    // Guessing tokens costs a connection every few tries, as on WebSocket.
+    if (response.status == 401 && ++m_failedAuth >= MaxFailedAuth)
+        keepAlive = false;
     m_socket->write(Http::serialize(response, keepAlive, head));
+    watchWrites();
     m_request = HttpRequest();
     if (!keepAlive) {
         close();

@@ -16,6 +16,12 @@ class Endpoint;
 
 // One TCP connection while it speaks HTTP/1.1 (keep-alive, pipelining in order). Hands the socket
 // to the WebSocket server when a request asks for an upgrade.
+//
+// Timeouts: the request head must arrive within handshakeTimeoutMs of its first byte; a body may
+// take as long as it needs as long as it is never silent for httpBodyTimeoutMs; an idle keep-alive
+// connection closes after httpIdleTimeoutMs. Answers the client does not read are bounded: past
+// MaxUnsentBytes no further request is read, and a connection whose answers make no progress for
+// httpWriteTimeoutMs is dropped.
 class HttpConnection : public QObject
 {
     Q_OBJECT
@@ -27,15 +33,25 @@ public:
     void fail(int status, const QString &code, const QString &message);
     void close();
 
+    // Unsent answer bytes above which pipelined requests wait unread.
+    static constexpr qint64 MaxUnsentBytes = 4 * 1024 * 1024;
+    // Answers 401 on one connection before it is closed.
+    static constexpr int MaxFailedAuth = 5;
+
 private:
     enum class State { Head, Body, Chunked, Lingering, Closing };
     void process();
     void finishRequest();
     void restartHeadTimer();
+    void written();
+    void watchWrites();
 
     QPointer<QTcpSocket> m_socket;
     Endpoint *m_endpoint;
     QTimer *m_timer;
+    QTimer *m_writeTimer;
+    bool m_held = false; // not reading: too much unsent
+    int m_failedAuth = 0;
     State m_state = State::Head;
     static constexpr int LingerMs = 2000;
     static constexpr qint64 LingerMaxBytes = qint64(64) * 1024 * 1024;

@@ -410,6 +410,15 @@ void TestHttp::bodyFraming_data()
     QTest::newRow("fractional") << QByteArray("Content-Length: 1.5\n") << false << 400 << qint64(0) << false;
     QTest::newRow("huge digits") << QByteArray("Content-Length: 99999999999999999999999\n") << false << -1 << qint64(0) << false;
     QTest::newRow("gzip coding") << QByteArray("Transfer-Encoding: gzip\n") << false << 501 << qint64(0) << false;
+    // Several Transfer-Encoding headers are one list: only a lone "chunked" is taken.
+    QTest::newRow("second header adds gzip") << QByteArray("Transfer-Encoding: chunked\nTransfer-Encoding: gzip\n") << false << 501 << qint64(0) << false;
+    QTest::newRow("gzip, then chunked") << QByteArray("Transfer-Encoding: gzip\nTransfer-Encoding: chunked\n") << false << 501 << qint64(0) << false;
+    QTest::newRow("chunked in two headers") << QByteArray("Transfer-Encoding: chunked\nTransfer-Encoding: chunked\n") << false << 400 << qint64(0) << false;
+    QTest::newRow("chunked twice in a list") << QByteArray("Transfer-Encoding: chunked, chunked\n") << false << 400 << qint64(0) << false;
+    QTest::newRow("list gzip, chunked") << QByteArray("Transfer-Encoding: gzip, chunked\n") << false << 501 << qint64(0) << false;
+    QTest::newRow("empty second header") << QByteArray("Transfer-Encoding: chunked\nTransfer-Encoding:\n") << true << 0 << qint64(0) << true;
+    QTest::newRow("empty coding only") << QByteArray("Transfer-Encoding:\n") << false << 400 << qint64(0) << false;
+    QTest::newRow("chunked with spaces") << QByteArray("Transfer-Encoding:  chunked , \n") << true << 0 << qint64(0) << true;
 }
 
 void TestHttp::bodyFraming()

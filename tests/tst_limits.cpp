@@ -8,6 +8,7 @@
 
 #include "endpoint.h"
 #include "hub.h"
+#include "httpconnection.h"
 #include "wsclient.h"
 
 #include <QElapsedTimer>
@@ -390,6 +391,9 @@ private Q_SLOTS:
     void authDeadline();
     void unsolicitedPongsAreNoSignOfLife();
     void failedAuthCloses();
+    void httpUnreadAnswersAreBounded();
+    void httpSlowBodyIsFine();
+    void httpFailedAuthCloses();
 };
 
 void TestLimits::messageOverLimitCloses1009_data()
@@ -583,6 +587,7 @@ void TestLimits::handshakeTimeout()
     QFETCH(QByteArray, sent);
     ServerConfig config;
     config.handshakeTimeoutMs = 300;
+    config.httpBodyTimeoutMs = 300;
     Test::TestServer srv(config);
     QVERIFY(srv.start());
     ProbePtr good = openProbe(srv.ws(QStringLiteral("/ws")));
@@ -1319,6 +1324,143 @@ void TestLimits::failedAuthCloses()
     typo->send({{QStringLiteral("op"), QStringLiteral("auth")}, {QStringLiteral("token"), QStringLiteral("secret")}, {kId, 50}});
     QCOMPARE(waitAnswer(*typo, 50).value(kType).toString(), QStringLiteral("auth_ok"));
     QVERIFY(typo->isConnected());
+}
+
+qint64 serverMetric(quint16 port, const QByteArray &sample)
+{
+    const QByteArray answer = rawHttp(port, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    return Test::metricValue(bodyOf(answer), sample);
+}
+
+// Pipelined requests whose answers the client does not read wait unread once MaxUnsentBytes are
+// queued, and are answered when it reads; a client that never reads is dropped after the write
+// timeout.
+void TestLimits::httpUnreadAnswersAreBounded()
+{
+    ServerConfig config;
+    config.httpWriteTimeoutMs = 1500;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
+    QVERIFY(producer->waitConnected());
+    QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("big"), 4, 250 * 1024)).size(), 4);
+    const QByteArray one = "GET /api/runs/big/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    const int requests = 200;
+    const QByteArray single = rawHttp(srv.port(), "GET /api/runs/big/events HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    QCOMPARE(statusOf(single), 200);
+    QVERIFY(single.size() > 1000 * 1000);
+
+    const qint64 before = serverMetric(srv.port(), "runwatch_http_requests_total");
+    QTcpSocket reader;
+    reader.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 4096);
+    reader.connectToHost(QHostAddress(QHostAddress::LocalHost), srv.port());
+    QVERIFY(reader.waitForConnected(5000));
+    reader.setReadBufferSize(4096);
+    QByteArray pipelined;
+    for (int i = 0; i < requests; ++i)
+        pipelined += one;
+    reader.write(pipelined);
+    QVERIFY(reader.waitForBytesWritten(5000));
+    // The answered count settles far below the requests sent.
+    qint64 answered = -1;
+    for (int i = 0; i < 20; ++i) {
+        QTest::qWait(200);
+        const qint64 now = serverMetric(srv.port(), "runwatch_http_requests_total") - before - 1 - i;
+        if (now == answered)
+            break;
+        answered = now;
+    }
+    qInfo("%lld of %d pipelined 1 MB answers written while the client did not read", answered, requests);
+    QVERIFY2(answered >= 1 && answered < requests / 4, qPrintable(QStringLiteral("%1 answered of %2 unread").arg(answered).arg(requests)));
+    // Reading now: every answer arrives, complete and in order.
+    reader.setReadBufferSize(0);
+    QByteArray all;
+    int complete = 0;
+    QVERIFY2(QTest::qWaitFor([&] {
+        all += reader.readAll();
+        complete = int(all.count("HTTP/1.1 200"));
+        return complete == requests && all.size() >= requests * (single.size() - 40);
+    }, 60000), qPrintable(QStringLiteral("%1 of %2 answers").arg(complete).arg(requests)));
+
+    // A client that never reads is dropped after the write timeout.
+    const qint64 open = serverMetric(srv.port(), "runwatch_tcp_connections");
+    QTcpSocket mute;
+    mute.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 4096);
+    mute.connectToHost(QHostAddress(QHostAddress::LocalHost), srv.port());
+    QVERIFY(mute.waitForConnected(5000));
+    mute.setReadBufferSize(4096);
+    mute.write(one + one + one + one + one + one + one + one);
+    QVERIFY(QTest::qWaitFor([&] { return serverMetric(srv.port(), "runwatch_tcp_connections") == open + 1; }, 5000));
+    QVERIFY2(QTest::qWaitFor([&] { return serverMetric(srv.port(), "runwatch_tcp_connections") == open; }, 15000),
+             "a connection whose answers are never read must be dropped");
+    QVERIFY(producer->isConnected());
+}
+
+// The head has its deadline; a body has an idle timeout of its own, so a slow upload that keeps
+// sending is not cut by the head's deadline.
+void TestLimits::httpSlowBodyIsFine()
+{
+    ServerConfig config;
+    config.handshakeTimeoutMs = 800;
+    config.httpBodyTimeoutMs = 800;
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    const QByteArray body = QJsonDocument(Test::event(QStringLiteral("slow"), QStringLiteral("log"),
+                                                      {{QStringLiteral("message"), QString(1000, QLatin1Char('s'))}}))
+                                .toJson(QJsonDocument::Compact);
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress(QHostAddress::LocalHost), srv.port());
+    QVERIFY(socket.waitForConnected(5000));
+    socket.write("POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "
+                 + QByteArray::number(body.size()) + "\r\n\r\n");
+    // 16 pieces, 250 ms apart: four times the head's deadline in all, never silent for long.
+    const int pieces = 16;
+    const qsizetype piece = (body.size() + pieces - 1) / pieces;
+    for (qsizetype at = 0; at < body.size(); at += piece) {
+        QTest::qWait(250);
+        QVERIFY2(socket.state() == QAbstractSocket::ConnectedState, socket.readAll().constData());
+        socket.write(body.mid(at, piece));
+        socket.flush();
+    }
+    QByteArray answer;
+    QVERIFY(QTest::qWaitFor([&] { answer += socket.readAll(); return socket.state() == QAbstractSocket::UnconnectedState; }, 10000));
+    answer += socket.readAll();
+    QVERIFY2(statusOf(answer) == 200, answer.left(300).constData());
+
+    // A body that stops arriving gets 408 after the body timeout.
+    QTcpSocket stalled;
+    stalled.connectToHost(QHostAddress(QHostAddress::LocalHost), srv.port());
+    QVERIFY(stalled.waitForConnected(5000));
+    stalled.write("POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"run\":");
+    QByteArray refused;
+    QVERIFY(QTest::qWaitFor([&] { refused += stalled.readAll(); return stalled.state() == QAbstractSocket::UnconnectedState; }, 10000));
+    refused += stalled.readAll();
+    QVERIFY2(statusOf(refused) == 408, refused.left(300).constData());
+}
+
+// Wrong tokens over HTTP: a few on one keep-alive connection, then it is closed.
+void TestLimits::httpFailedAuthCloses()
+{
+    ServerConfig config;
+    config.token = QStringLiteral("secret");
+    Test::TestServer srv(config);
+    QVERIFY(srv.start());
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress(QHostAddress::LocalHost), srv.port());
+    QVERIFY(socket.waitForConnected(5000));
+    QByteArray received;
+    for (int i = 1; i <= HttpConnection::MaxFailedAuth; ++i) {
+        socket.write("GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer guess" + QByteArray::number(i) + "\r\n\r\n");
+        QVERIFY(QTest::qWaitFor([&] { received += socket.readAll(); return received.count("HTTP/1.1 401") == i; }, 5000));
+        if (i < HttpConnection::MaxFailedAuth)
+            QVERIFY2(socket.state() == QAbstractSocket::ConnectedState, "closed too early");
+    }
+    QVERIFY2(QTest::qWaitFor([&] { received += socket.readAll(); return socket.state() == QAbstractSocket::UnconnectedState; }, 5000),
+             "the connection must be closed after repeated wrong tokens");
+    QVERIFY(received.toLower().contains("connection: close"));
+    // The right token on a new connection works.
+    const QByteArray ok = rawHttp(srv.port(), "GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer secret\r\nConnection: close\r\n\r\n");
+    QCOMPARE(statusOf(ok), 200);
 }
 
 QTEST_MAIN(TestLimits)
