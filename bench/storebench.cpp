@@ -99,17 +99,22 @@ int main(int argc, char *argv[])
     auto store = SqliteStore::open(normalDir, SqliteStore::Sync::Normal, &error);
     auto replayed = std::make_unique<Hub>(ServerConfig(), std::move(store));
     const double replayMs = double(clock.nsecsElapsed()) / 1e6;
-    const MetricSeries *series = replayed->run(QStringLiteral("bench"))->series(QStringLiteral("loss"));
-    std::printf("start after a crash, %lld events replayed: %.0f ms; loss series has %lld points\n",
-                static_cast<long long>(events), replayMs, static_cast<long long>(series ? series->size() : 0));
+    const qint64 points = replayed->history().count(QStringLiteral("bench"), QStringLiteral("loss"));
+    std::printf("start after a crash, %lld events replayed: %.0f ms; loss series has %lld points; metric points in memory: %.1f MB\n",
+                static_cast<long long>(events), replayMs, static_cast<long long>(points), double(replayed->history().memoryBytes()) / 1e6);
     clock.restart();
     replayed->saveSnapshot();
     std::printf("clean stop, snapshot written: %.0f ms\n", double(clock.nsecsElapsed()) / 1e6);
     replayed.reset();
     clock.restart();
     Hub hub(ServerConfig(), SqliteStore::open(normalDir, SqliteStore::Sync::Normal, &error));
-    std::printf("start after a clean stop (snapshot%s): %.0f ms\n", hub.restoredFromSnapshot() ? "" : " NOT used",
-                double(clock.nsecsElapsed()) / 1e6);
+    std::printf("start after a clean stop (snapshot%s): %.0f ms; metric points in memory: %.1f MB\n",
+                hub.restoredFromSnapshot() ? "" : " NOT used", double(clock.nsecsElapsed()) / 1e6,
+                double(hub.history().memoryBytes()) / 1e6);
+    clock.restart();
+    const MetricSeries loss = hub.history().read(QStringLiteral("bench"), QStringLiteral("loss"));
+    std::printf("read the loss series back (%lld points, from blocks in the store): %.0f ms\n",
+                static_cast<long long>(loss.size()), double(clock.nsecsElapsed()) / 1e6);
 
     // Read the run back in pages, as a late joiner's replay or the events endpoint does.
     clock.restart();

@@ -36,6 +36,7 @@ struct ServerConfig {
     int maxConnections = 16384;                  // open TCP connections in total (HTTP and WebSocket)
     int maxConnectionsPerAddress = 4096;         // from one peer address
     qint64 memoryHistoryBytes = qint64(1) << 30; // history budget when there is no data dir
+    qint64 recentPointsBytes = 32 * 1024 * 1024; // metric points held in memory (all series' tails)
     bool syncFull = false;                        // fsync every commit: survives power loss too
     int retainDays = 0;                           // finished runs older than this are deleted; 0 keeps all
     qint64 maxHistoryBytes = 0;                   // past this, the oldest finished runs go; 0: no cap

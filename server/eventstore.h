@@ -13,6 +13,20 @@ struct StoredEnvelope {
     QByteArray json;
 };
 
+// One stored block of a metric's points (MetricHistory): its summary, and the packed points.
+struct StoredBlock {
+    QString run;
+    QString metric;
+    qint64 index = 0;   // 0, 1, 2, ... within the series
+    qint64 lastSeq = 0; // of the newest event it holds a point of
+    qint64 count = 0;
+    qint64 firstStep = 0;
+    qint64 lastStep = 0;
+    double min = 0;     // of the finite values; NaN when there are none
+    double max = 0;
+    QByteArray data;    // empty in blockIndex()
+};
+
 // Where accepted events are kept for replay. The Hub calls it on the server thread only.
 class EventStore
 {
@@ -34,6 +48,13 @@ public:
     // The `limit` envelopes just below seq `before` (of one run, or of all when run is empty),
     // ascending: for scrolling back in history.
     virtual QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const = 0;
+
+    // Metric point blocks (MetricHistory), deleted with their run by removeRun.
+    virtual bool saveBlock(const StoredBlock &block) = 0;
+    // Every block's summary, without its points.
+    virtual QVector<StoredBlock> blockIndex() const = 0;
+    // The packed points of a series' blocks, by index ascending.
+    virtual QVector<QByteArray> readBlocks(const QString &run, const QString &metric) const = 0;
 
     virtual bool removeRun(const QString &run) = 0;
     // The seq of the stored event of `run` that the producer gave the id `eid`; 0 when none.

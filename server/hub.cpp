@@ -39,12 +39,14 @@ Hub::Hub(const ServerConfig &config, std::unique_ptr<EventStore> store, QObject 
     : QObject(parent)
     , m_config(config)
     , m_store(std::move(store))
+    , m_history(m_store.get(), config.recentPointsBytes)
     , m_seq(m_store->lastSeq())
 {
     qRegisterMetaType<Runwatch::Event>();
     qRegisterMetaType<Runwatch::EventBatch>();
     // Runs, their derived state and series come back from what the store kept: from the snapshot
     // of the last clean stop if there is one, plus the events after it; else from every event.
+    m_history.load();
     qint64 cursor = 0;
     qint64 snapshotSeq = 0;
     const QByteArray snapshot = m_store->loadSnapshot(&snapshotSeq);
@@ -62,7 +64,7 @@ Hub::Hub(const ServerConfig &config, std::unique_ptr<EventStore> store, QObject 
         for (const StoredEnvelope &stored : page) {
             Event event;
             if (Codec::parseEnvelope(stored.json, &event))
-                m_runs.try_emplace(event.run, event.run).first->second.apply(event);
+                runFor(event.run).apply(event);
             cursor = stored.seq;
         }
     }
@@ -72,7 +74,15 @@ Hub::Hub(const ServerConfig &config, std::unique_ptr<EventStore> store, QObject 
 Hub::~Hub() = default;
 
 namespace {
-constexpr quint32 SnapshotMagic = 0x52575331; // "RWS1": bump when RunState::save changes
+constexpr quint32 SnapshotMagic = 0x52575332; // "RWS2": bump when RunState::save changes
+}
+
+RunState &Hub::runFor(const QString &id)
+{
+    auto [it, inserted] = m_runs.try_emplace(id, id);
+    if (inserted)
+        it->second.setPointSink(&m_history);
+    return it->second;
 }
 
 QByteArray Hub::snapshot() const
@@ -100,6 +110,7 @@ bool Hub::restoreSnapshot(const QByteArray &blob)
         if (!state.load(in))
             return false;
         const QString id = state.id();
+        state.setPointSink(&m_history);
         m_runs.insert_or_assign(id, std::move(state));
     }
     return in.status() == QDataStream::Ok && in.atEnd();
@@ -108,6 +119,10 @@ bool Hub::restoreSnapshot(const QByteArray &blob)
 bool Hub::saveSnapshot()
 {
     flush();
+    // Every point in a block first: the snapshot holds no points, and a start replays only what
+    // came after it.
+    if (!m_history.flushAll())
+        return false;
     return m_store->saveSnapshot(m_seq, snapshot());
 }
 
@@ -183,7 +198,7 @@ Error Hub::checkLimits(const EventBatch &events) const
             if (event.run != it.key() || event.kind != EventKind::Metric)
                 continue;
             Codec::forEachMetric(event.data, [&](const QString &name, double) {
-                if (run == m_runs.end() || !run->second.series(name))
+                if (run == m_runs.end() || !run->second.hasMetric(name))
                     fresh.insert(name);
             });
         }
@@ -315,7 +330,7 @@ PublishResult Hub::publish(EventBatch events)
     }
     m_counters.duplicatesIgnored += result.duplicates;
     for (const Event &event : events)
-        m_runs.try_emplace(event.run, event.run).first->second.apply(event);
+        runFor(event.run).apply(event);
     m_counters.eventsIngested += events.size();
     m_pending.append(events);
     scheduleFlush();
@@ -596,6 +611,7 @@ bool Hub::removeRun(const QString &id, bool *storeFailed)
         return false;
     }
     m_runs.erase(it);
+    m_history.removeRun(id);
     const QByteArray notice =
         Codec::compact(QJsonObject{{QStringLiteral("type"), QStringLiteral("run_deleted")}, {QStringLiteral("run"), id}});
     QVector<Subscriber *> told;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "event.h"
 #include "eventstore.h"
+#include "metrichistory.h"
 #include "runstate.h"
 
 #include <QHash>
@@ -117,6 +118,8 @@ public:
     const RunState *run(const QString &id) const;
     QVector<const RunState *> runs() const;
     const EventStore &store() const { return *m_store; }
+    // The points of every metric series (RunState keeps only their names and counts).
+    const MetricHistory &history() const { return m_history; }
     const HubCounters &counters() const { return m_counters; }
     void countRateLimited() { ++m_counters.rateLimited; }
     // A client cut loose for its queue bound outside a delivery (answers it did not read).
@@ -153,11 +156,13 @@ private:
     QVector<Subscription *> *indexFor(Subscription::Target target, const QString &run);
     void detach(Subscription *sub);
     bool restoreSnapshot(const QByteArray &blob);
+    RunState &runFor(const QString &id);
     Error checkLimits(const EventBatch &events) const;
     QVector<PublishWarning> warningsFor(const EventBatch &events);
 
     ServerConfig m_config;
     std::unique_ptr<EventStore> m_store;
+    MetricHistory m_history;
     qint64 m_seq = 0;
     std::map<QString, RunState> m_runs;
     EventBatch m_pending;

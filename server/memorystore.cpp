@@ -95,7 +95,7 @@ bool MemoryStore::append(const EventBatch &events, QString *error, bool *knownEi
         m_bytes += event.envelope.size() + PerEventOverhead;
         m_lastSeq = event.seq;
     }
-    if (m_budget > 0 && m_bytes > m_budget)
+    if (m_budget > 0 && m_bytes + m_blockBytes > m_budget)
         prune();
     return true;
 }
@@ -105,7 +105,7 @@ void MemoryStore::prune()
     qint64 target = m_budget - m_budget / 10;
     qint64 freed = 0;
     qsizetype count = 0;
-    while (count < m_all.size() && m_bytes - freed > target) {
+    while (count < m_all.size() && m_bytes + m_blockBytes - freed > target) {
         freed += m_all.at(count).json.size() + PerEventOverhead;
         ++count;
     }
@@ -118,6 +118,15 @@ void MemoryStore::prune()
         dropUpTo(it.value(), cutoff);
     m_bytes -= freed;
     m_prunedUpTo = cutoff;
+    // Metric points go with the events they came from.
+    for (auto &metrics : m_blocks) {
+        for (QVector<StoredBlock> &blocks : metrics) {
+            const auto kept = std::find_if(blocks.begin(), blocks.end(), [cutoff](const StoredBlock &b) { return b.lastSeq > cutoff; });
+            for (auto it = blocks.begin(); it != kept; ++it)
+                m_blockBytes -= it->data.size();
+            blocks.erase(blocks.begin(), kept);
+        }
+    }
 }
 
 QVector<StoredEnvelope> MemoryStore::readRun(const QString &run, qint64 since, int limit,
@@ -160,9 +169,46 @@ qint64 MemoryStore::findEid(const QString &run, const QString &eid) const
     return it == m_eids.constEnd() ? 0 : it->value(eid, 0);
 }
 
+bool MemoryStore::saveBlock(const StoredBlock &block)
+{
+    // Counted against the same budget as events; they go with their run.
+    m_blocks[block.run][block.metric].append(block);
+    m_blockBytes += block.data.size();
+    if (m_budget > 0 && m_bytes + m_blockBytes > m_budget)
+        prune();
+    return true;
+}
+
+QVector<StoredBlock> MemoryStore::blockIndex() const
+{
+    QVector<StoredBlock> out;
+    for (const auto &metrics : m_blocks) {
+        for (const QVector<StoredBlock> &blocks : metrics) {
+            for (StoredBlock block : blocks) {
+                block.data.clear();
+                out.append(block);
+            }
+        }
+    }
+    return out;
+}
+
+QVector<QByteArray> MemoryStore::readBlocks(const QString &run, const QString &metric) const
+{
+    QVector<QByteArray> out;
+    for (const StoredBlock &block : m_blocks.value(run).value(metric))
+        out.append(block.data);
+    return out;
+}
+
 bool MemoryStore::removeRun(const QString &run)
 {
     m_eids.remove(run);
+    for (const QVector<StoredBlock> &blocks : m_blocks.value(run)) {
+        for (const StoredBlock &block : blocks)
+            m_blockBytes -= block.data.size();
+    }
+    m_blocks.remove(run);
     auto it = m_runs.find(run);
     if (it == m_runs.end())
         return false;

@@ -23,6 +23,9 @@ public:
     QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const override;
     QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const override;
     bool removeRun(const QString &run) override;
+    bool saveBlock(const StoredBlock &block) override;
+    QVector<StoredBlock> blockIndex() const override;
+    QVector<QByteArray> readBlocks(const QString &run, const QString &metric) const override;
     qint64 findEid(const QString &run, const QString &eid) const override;
     // Memory does not outlive the process: nothing to restore from.
     bool saveSnapshot(qint64, const QByteArray &) override { return true; }
@@ -38,6 +41,7 @@ private:
 
     qint64 m_budget;
     qint64 m_bytes = 0;
+    qint64 m_blockBytes = 0; // of metric point blocks: within the same budget
     qint64 m_lastSeq = 0;
     qint64 m_prunedUpTo = 0;
     qint64 m_reserved = 0;
@@ -46,6 +50,7 @@ private:
     QVector<StoredEnvelope> m_lifecycle;
     QHash<QString, QVector<StoredEnvelope>> m_runs;
     QHash<QString, QHash<QString, qint64>> m_eids; // run -> producer event id -> seq
+    QHash<QString, QHash<QString, QVector<StoredBlock>>> m_blocks; // run -> metric -> blocks
 };
 
 } // namespace Runwatch

@@ -232,6 +232,8 @@ HttpResponse RestApi::prometheus() const
     metric("last_seq", "gauge", "Highest seq assigned.", m_hub->lastSeq());
     metric("stored_events", "gauge", "Events held for replay.", m_hub->store().storedEvents());
     metric("stored_bytes", "gauge", "Bytes held for replay.", m_hub->store().storedBytes());
+    metric("metric_points_memory_bytes", "gauge", "Memory held for metric points: recent points and summaries of stored blocks.", m_hub->history().memoryBytes());
+    metric("metric_point_blocks", "gauge", "Blocks of metric points in the store.", m_hub->history().storedBlocks());
     metric("store_write_errors_total", "counter", "Writes to the data dir that failed (disk full, read-only, I/O error).", m_hub->store().writeErrors());
     metric("store_writable", "gauge", "0 from a failed write to the data dir until a write succeeds again, else 1.", m_hub->store().writable() ? 1 : 0);
     metric("uptime_seconds", "gauge", "Seconds since the server started.", m_endpoint->uptimeMs() / 1000);
@@ -303,10 +305,9 @@ HttpResponse RestApi::metricNames(const QString &id, const HttpRequest &request)
     const QStringList names = named ? namesText.split(QLatin1Char(','), Qt::SkipEmptyParts) : state->metricNames();
     MetricTable table;
     for (const QString &name : names) {
-        const MetricSeries *series = state->series(name);
-        if (!series)
+        if (!state->hasMetric(name))
             return errorResponse(ErrorCode::UnknownMetric, QStringLiteral("run \"%1\" has no metric \"%2\"").arg(id, name));
-        table.addSeries(name, *series);
+        table.addSeries(name, m_hub->history().read(id, name));
     }
     HttpResponse r;
     r.contentType = "text/csv; charset=utf-8";
@@ -341,9 +342,11 @@ HttpResponse RestApi::metricSeries(const QString &id, const QString &name, const
     const RunState *state = m_hub->run(id);
     if (!state)
         return unknownRun(id);
-    const MetricSeries *series = state->series(name);
-    if (!series)
+    if (!state->hasMetric(name))
         return errorResponse(ErrorCode::UnknownMetric, QStringLiteral("run \"%1\" has no metric \"%2\"").arg(id, name));
+    // Older points come from the store: memory holds only each series' recent ones.
+    const MetricSeries points = m_hub->history().read(id, name);
+    const MetricSeries *series = &points;
     qint64 maxPoints = 0;
     QString error;
     if (!queryInteger(request, QStringLiteral("max_points"), 0, &maxPoints, &error))

@@ -165,15 +165,22 @@ void RunState::apply(const Event &event)
         if (hasStep && step > m_currentStep)
             m_currentStep = step;
         Codec::forEachMetric(data, [&](const QString &name, double v) {
-            MetricSeries &series = m_series[name];
+            SeriesInfo &info = m_info[name];
             // Without a step, a point sits at the run's current step, or one past the series'
             // previous point, whichever is further: x never goes backwards.
             qint64 x = step;
             if (!hasStep)
-                x = qMax(m_currentStep, series.steps.isEmpty() ? qint64(0) : series.steps.last() + 1);
-            series.steps.append(x);
-            series.values.append(v);
-            series.tsMs.append(event.tsMs);
+                x = qMax(m_currentStep, info.count == 0 ? qint64(0) : info.lastStep + 1);
+            ++info.count;
+            info.lastStep = x;
+            if (m_sink) {
+                m_sink->point(m_id, name, x, v, event.tsMs, event.seq);
+            } else {
+                MetricSeries &series = m_series[name];
+                series.steps.append(x);
+                series.values.append(v);
+                series.tsMs.append(event.tsMs);
+            }
             m_latest[name] = v;
         });
         if (m_status == QLatin1String("pending"))
@@ -256,10 +263,16 @@ void RunState::apply(const Event &event)
 QStringList RunState::metricNames() const
 {
     QStringList names;
-    names.reserve(int(m_series.size()));
-    for (const auto &entry : m_series)
+    names.reserve(int(m_info.size()));
+    for (const auto &entry : m_info)
         names.append(entry.first);
     return names;
+}
+
+const SeriesInfo *RunState::seriesInfo(const QString &name) const
+{
+    auto it = m_info.find(name);
+    return it == m_info.end() ? nullptr : &it->second;
 }
 
 const MetricSeries *RunState::series(const QString &name) const
@@ -290,6 +303,9 @@ void RunState::save(QDataStream &out) const
 {
     out << m_id << m_name << m_kind << m_status << m_statusMessage << m_config << m_tags << m_completed << m_total
         << m_epoch << m_totalEpochs << m_etaS << m_currentStep << m_progressExtra << m_summaryData;
+    out << quint32(m_info.size());
+    for (const auto &[name, info] : m_info)
+        out << name << info.count << info.lastStep;
     out << quint32(m_series.size());
     for (const auto &[name, series] : m_series)
         out << name << series.steps << series.values << series.tsMs;
@@ -309,6 +325,14 @@ bool RunState::load(QDataStream &in)
     in >> m_id >> m_name >> m_kind >> m_status >> m_statusMessage >> m_config >> m_tags >> m_completed >> m_total
         >> m_epoch >> m_totalEpochs >> m_etaS >> m_currentStep >> m_progressExtra >> m_summaryData;
     quint32 count = 0;
+    in >> count;
+    m_info.clear();
+    for (quint32 i = 0; i < count && in.status() == QDataStream::Ok; ++i) {
+        QString name;
+        SeriesInfo info;
+        in >> name >> info.count >> info.lastStep;
+        m_info.emplace(name, info);
+    }
     in >> count;
     m_series.clear();
     for (quint32 i = 0; i < count && in.status() == QDataStream::Ok; ++i) {

@@ -20,6 +20,21 @@ struct MetricSeries {
     qsizetype size() const { return steps.size(); }
 };
 
+// Where a run's metric points go when the run does not keep them itself (the server's runs: their
+// points live in MetricHistory, bounded in memory). `seq` is the event's.
+class PointSink
+{
+public:
+    virtual ~PointSink() = default;
+    virtual void point(const QString &run, const QString &metric, qint64 step, double value, qint64 tsMs, qint64 seq) = 0;
+};
+
+// What a run knows of one metric whatever keeps its points.
+struct SeriesInfo {
+    qint64 count = 0;
+    qint64 lastStep = -1;
+};
+
 struct StepState {
     QString id;
     QString name;
@@ -38,6 +53,9 @@ class RunState
 {
 public:
     explicit RunState(const QString &id = QString());
+
+    // From now on, metric points go to `sink` instead of series() (which stays empty).
+    void setPointSink(PointSink *sink) { m_sink = sink; }
 
     void apply(const Event &event);
 
@@ -75,8 +93,11 @@ public:
     bool latest(const QString &metric, double *value) const;
 
     QStringList metricNames() const;
-    int metricCount() const { return int(m_series.size()); }
+    int metricCount() const { return int(m_info.size()); }
+    bool hasMetric(const QString &name) const { return m_info.find(name) != m_info.end(); }
+    // Points of a metric this run keeps itself (nullptr with a point sink, or for an unknown name).
     const MetricSeries *series(const QString &name) const;
+    const SeriesInfo *seriesInfo(const QString &name) const;
     const QVector<StepState> &steps() const { return m_steps; }
     bool hasStep(const QString &id) const { return m_stepIndex.contains(id); }
     const QJsonObject &progressExtra() const { return m_progressExtra; }
@@ -117,6 +138,8 @@ private:
     QJsonObject m_progressExtra;
     QJsonObject m_summaryData;
     std::map<QString, MetricSeries> m_series;
+    std::map<QString, SeriesInfo> m_info;
+    PointSink *m_sink = nullptr;
     std::map<QString, double> m_latest;
     QVector<StepState> m_steps;
     QHash<QString, int> m_stepIndex;

@@ -8,6 +8,7 @@
 #include <QStorageInfo>
 #include <QVariant>
 
+#include <cmath>
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -351,6 +352,22 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
             return false;
     }
 
+    // Metric points in blocks (MetricHistory): what keeps the server's memory bounded however much
+    // is stored. Derived from the events, so a file without the table simply gains it.
+    if (!exec(QStringLiteral("CREATE TABLE IF NOT EXISTS points ("
+                             " run TEXT NOT NULL,"
+                             " metric TEXT NOT NULL,"
+                             " block INTEGER NOT NULL,"
+                             " last_seq INTEGER NOT NULL,"
+                             " count INTEGER NOT NULL,"
+                             " first_step INTEGER NOT NULL,"
+                             " last_step INTEGER NOT NULL,"
+                             " min REAL,"
+                             " max REAL,"
+                             " data BLOB NOT NULL,"
+                             " PRIMARY KEY (run, metric, block)) WITHOUT ROWID")))
+        return false;
+
     // Seq numbers continue above every one ever handed out, also of runs deleted since.
     if (!exec(QStringLiteral("SELECT (SELECT coalesce(max(seq), 0) FROM events),"
                              " (SELECT coalesce(max(value), 0) FROM meta WHERE key = 'seq_floor'),"
@@ -368,6 +385,15 @@ bool SqliteStore::init(const QString &dir, Sync sync, QString *error)
     m_readBefore = std::make_unique<QSqlQuery>(db);
     m_readRunBefore = std::make_unique<QSqlQuery>(db);
     m_findEid = std::make_unique<QSqlQuery>(db);
+    m_saveBlock = std::make_unique<QSqlQuery>(db);
+    m_readBlocks = std::make_unique<QSqlQuery>(db);
+    if (!m_saveBlock->prepare(QStringLiteral("INSERT OR REPLACE INTO points (run, metric, block, last_seq, count, first_step,"
+                                             " last_step, min, max, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))
+        || !m_readBlocks->prepare(QStringLiteral("SELECT data FROM points WHERE run = ? AND metric = ? ORDER BY block"))) {
+        *error = QStringLiteral("%1: %2").arg(m_path, m_saveBlock->lastError().text() + m_readBlocks->lastError().text());
+        return false;
+    }
+    m_readBlocks->setForwardOnly(true);
     for (QSqlQuery *query : {m_readRun.get(), m_readAll.get(), m_readLifecycle.get(), m_readBefore.get(), m_readRunBefore.get()})
         query->setForwardOnly(true);
     if (!m_insert->prepare(QStringLiteral("INSERT INTO events (seq, run, type, lifecycle, ts, envelope, eid) VALUES (?, ?, ?, ?, ?, ?, ?)"))
@@ -657,6 +683,9 @@ bool SqliteStore::removeRun(const QString &run)
     q.prepare(QStringLiteral("DELETE FROM events WHERE run = ?"));
     q.addBindValue(run);
     ok = ok && q.exec();
+    q.prepare(QStringLiteral("DELETE FROM points WHERE run = ?"));
+    q.addBindValue(run);
+    ok = ok && q.exec();
     // A snapshot taken before still holds the run.
     ok = ok && q.exec(QStringLiteral("DELETE FROM meta WHERE key IN ('snapshot', 'snapshot_seq')"));
     if (!ok || !q.exec(QStringLiteral("COMMIT"))) {
@@ -668,6 +697,65 @@ bool SqliteStore::removeRun(const QString &run)
     m_events -= count;
     m_bytes -= bytes;
     return count > 0;
+}
+
+bool SqliteStore::saveBlock(const StoredBlock &block)
+{
+    QSqlQuery &q = *m_saveBlock;
+    q.bindValue(0, block.run);
+    q.bindValue(1, block.metric);
+    q.bindValue(2, block.index);
+    q.bindValue(3, block.lastSeq);
+    q.bindValue(4, block.count);
+    q.bindValue(5, block.firstStep);
+    q.bindValue(6, block.lastStep);
+    q.bindValue(7, std::isnan(block.min) ? QVariant() : QVariant(block.min));
+    q.bindValue(8, std::isnan(block.max) ? QVariant() : QVariant(block.max));
+    q.bindValue(9, block.data);
+    if (!q.exec()) {
+        writeFailed(writeFailure(q.lastError()));
+        return false;
+    }
+    q.finish();
+    writeSucceeded();
+    return true;
+}
+
+QVector<StoredBlock> SqliteStore::blockIndex() const
+{
+    QVector<StoredBlock> out;
+    QSqlQuery q(QSqlDatabase::database(m_connection, false));
+    q.setForwardOnly(true);
+    if (!q.exec(QStringLiteral("SELECT run, metric, block, last_seq, count, first_step, last_step, min, max FROM points")))
+        return out;
+    while (q.next()) {
+        StoredBlock block;
+        block.run = q.value(0).toString();
+        block.metric = q.value(1).toString();
+        block.index = q.value(2).toLongLong();
+        block.lastSeq = q.value(3).toLongLong();
+        block.count = q.value(4).toLongLong();
+        block.firstStep = q.value(5).toLongLong();
+        block.lastStep = q.value(6).toLongLong();
+        block.min = q.value(7).isNull() ? std::nan("") : q.value(7).toDouble();
+        block.max = q.value(8).isNull() ? std::nan("") : q.value(8).toDouble();
+        out.append(block);
+    }
+    return out;
+}
+
+QVector<QByteArray> SqliteStore::readBlocks(const QString &run, const QString &metric) const
+{
+    QVector<QByteArray> out;
+    QSqlQuery &q = *m_readBlocks;
+    q.bindValue(0, run);
+    q.bindValue(1, metric);
+    if (!q.exec())
+        return out;
+    while (q.next())
+        out.append(q.value(0).toByteArray());
+    q.finish();
+    return out;
 }
 
 } // namespace Runwatch

@@ -33,6 +33,9 @@ public:
     QVector<StoredEnvelope> readLifecycle(qint64 since, int limit, qint64 maxBytes) const override;
     QVector<StoredEnvelope> readBefore(const QString &run, qint64 before, int limit) const override;
     bool removeRun(const QString &run) override;
+    bool saveBlock(const StoredBlock &block) override;
+    QVector<StoredBlock> blockIndex() const override;
+    QVector<QByteArray> readBlocks(const QString &run, const QString &metric) const override;
     qint64 findEid(const QString &run, const QString &eid) const override;
     bool saveSnapshot(qint64 seq, const QByteArray &blob) override;
     QByteArray loadSnapshot(qint64 *seq) const override;
@@ -84,6 +87,8 @@ private:
     mutable std::unique_ptr<QSqlQuery> m_readBefore;
     mutable std::unique_ptr<QSqlQuery> m_readRunBefore;
     mutable std::unique_ptr<QSqlQuery> m_findEid;
+    std::unique_ptr<QSqlQuery> m_saveBlock;
+    mutable std::unique_ptr<QSqlQuery> m_readBlocks;
 };
 
 } // namespace Runwatch

@@ -357,6 +357,26 @@ void TestCrash::verifyStored(RunwatchProcess &rw, const Producer &producer, int 
                  qPrintable(where + QStringLiteral("unanswered publish %1: %2 of its %3 events stored").arg(batch.id).arg(present).arg(batch.events.size())));
     }
 
+    // Every metric point is there once, in seq order: those that had reached a block of the store
+    // before the kill and those rebuilt from the events after it.
+    QVector<qint64> expectedSteps;
+    for (const QJsonObject &envelope : std::as_const(stored)) {
+        if (envelope.value(QLatin1String("type")).toString() == QLatin1String("metric"))
+            expectedSteps.append(qint64(envelope.value(QLatin1String("data")).toObject().value(QLatin1String("step")).toDouble()));
+    }
+    const Reply series = fetch(m_nam, "GET", rw.http(QStringLiteral("/api/runs/%1/metrics/loss").arg(runId())));
+    QVERIFY2(series.status == 200 || expectedSteps.isEmpty(), series.body.left(300).constData());
+    if (!expectedSteps.isEmpty()) {
+        QVector<qint64> steps;
+        for (const QJsonValue &point : series.object().value(QLatin1String("points")).toArray()) {
+            steps.append(qint64(point.toArray().at(0).toDouble()));
+            const double loss = point.toArray().at(1).toDouble();
+            QVERIFY2(qFuzzyCompare(loss, 1.0 / double(steps.last() + 3)), qPrintable(where + QStringLiteral("loss at step %1 is %2").arg(steps.last()).arg(loss)));
+        }
+        QVERIFY2(steps == expectedSteps, qPrintable(where + QStringLiteral("the loss series has %1 points, %2 metric events are stored")
+                                                          .arg(steps.size()).arg(expectedSteps.size())));
+    }
+
     // The run's state was rebuilt from all of it.
     const Reply summary = fetch(m_nam, "GET", rw.http(QStringLiteral("/api/runs/") + runId()));
     QCOMPARE(summary.status, 200);

@@ -5,6 +5,8 @@
 
 #include "testsupport.h"
 
+#include "metrichistory.h"
+
 #include <QDateTime>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -15,6 +17,7 @@
 #include <QRegularExpression>
 #include <QSet>
 #include <QTcpSocket>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
@@ -440,6 +443,7 @@ private Q_SLOTS:
     void outOfRangeNumbers();
     void stepsArePagedAndBounded();
     void progressKeysAreBounded();
+    void metricMemoryIsBounded();
     void hostHeaderGuard_data();
     void hostHeaderGuard();
     void hostHeaderGuardWebSocket();
@@ -1487,6 +1491,88 @@ void TestRest::chunkedPost()
     QCOMPARE(events.size(), 2);
     QCOMPARE(text(field(events.at(0).toObject(), "data").toObject(), "message"), QStringLiteral("first"));
     QCOMPARE(number(field(events.at(1).toObject(), "data").toObject(), "loss"), 0.25);
+}
+
+// Metric points in memory are bounded (config recentPointsBytes for the recent points, a summary per
+// stored block of older ones) whatever is stored, and every point still reads back exactly, also
+// after a restart.
+void TestRest::metricMemoryIsBounded()
+{
+    QTemporaryDir dir;
+    ServerConfig config;
+    config.dataDir = dir.path();
+    config.recentPointsBytes = 256 * 1024;
+    config.maxEventsPerSecond = 0;
+    config.maxBytesPerSecond = 0;
+    constexpr int Points = 60000;
+    constexpr int Runs = 150;      // many small series too: their tails go to the store under the budget
+    constexpr int SmallPoints = 100;
+    auto value = [](int i) { return i % 997 == 0 ? std::numeric_limits<double>::quiet_NaN() : std::sin(i / 100.0) * 1000 + i; };
+    qint64 memory = 0, blocks = 0;
+    {
+        Test::TestServer srv(config);
+        QVERIFY(srv.start());
+        for (int from = 0; from < Points; from += 5000) {
+            QJsonArray batch;
+            for (int i = from; i < from + 5000; ++i) {
+                QJsonObject data{{QStringLiteral("step"), i}};
+                const double v = value(i);
+                data.insert(QStringLiteral("loss"), std::isnan(v) ? QJsonValue(QStringLiteral("NaN")) : QJsonValue(v));
+                batch.append(Test::event(QStringLiteral("big"), QStringLiteral("metric"), data));
+            }
+            QCOMPARE(publishHttp(m_nam, srv, json(batch)).size(), 5000);
+        }
+        for (int r = 0; r < Runs; ++r) {
+            QJsonArray batch;
+            for (int i = 0; i < SmallPoints; ++i)
+                batch.append(Test::event(QStringLiteral("small-%1").arg(r), QStringLiteral("metric"),
+                                         {{QStringLiteral("step"), i}, {QStringLiteral("acc"), r + i / 1000.0}}));
+            QCOMPARE(publishHttp(m_nam, srv, json(batch)).size(), SmallPoints);
+        }
+        const Prometheus metrics = parsePrometheus(get(m_nam, srv.http(QStringLiteral("/metrics"))).body);
+        memory = qint64(metrics.samples.value(QStringLiteral("runwatch_metric_points_memory_bytes"), -1));
+        blocks = qint64(metrics.samples.value(QStringLiteral("runwatch_metric_point_blocks"), -1));
+        const qint64 total = qint64(Points + Runs * SmallPoints);
+        qInfo("%lld points: %lld bytes of metric points in memory, %lld blocks stored", total, memory, blocks);
+        QVERIFY2(blocks >= Points / MetricHistory::BlockPoints, qPrintable(QString::number(blocks)));
+        const qint64 bound = config.recentPointsBytes + blocks * 64 + (Runs + 1) * 256;
+        QVERIFY2(memory > 0 && memory <= bound, qPrintable(QStringLiteral("%1 bytes held, bound %2").arg(memory).arg(bound)));
+        QVERIFY2(memory < total * MetricHistory::BytesPerPoint / 4, qPrintable(QString::number(memory)));
+
+        // Every point reads back, in order, from the store's blocks and the recent tail.
+        const Reply all = get(m_nam, srv.http(QStringLiteral("/api/runs/big/metrics/loss")));
+        QCOMPARE(all.status, 200);
+        const QJsonArray points = all.object().value(QLatin1String("points")).toArray();
+        QCOMPARE(points.size(), Points);
+        for (int i = 0; i < Points; ++i) {
+            const QJsonArray p = points.at(i).toArray();
+            QCOMPARE(qint64(p.at(0).toDouble()), qint64(i));
+            const double v = value(i);
+            if (std::isnan(v))
+                QCOMPARE(p.at(1).toString(), QStringLiteral("NaN"));
+            else
+                QVERIFY2(p.at(1).toDouble() == v, qPrintable(QStringLiteral("point %1").arg(i)));
+        }
+        const Reply small = get(m_nam, srv.http(QStringLiteral("/api/runs/small-7/metrics/acc")));
+        QCOMPARE(small.object().value(QLatin1String("points")).toArray().size(), SmallPoints);
+        // Thinned: both ends kept.
+        const QJsonArray thin = get(m_nam, srv.http(QStringLiteral("/api/runs/big/metrics/loss?max_points=200"))).object().value(QLatin1String("points")).toArray();
+        QVERIFY(thin.size() <= 200 && thin.size() > 100);
+        QCOMPARE(qint64(thin.first().toArray().at(0).toDouble()), qint64(0));
+        QCOMPARE(qint64(thin.last().toArray().at(0).toDouble()), qint64(Points - 1));
+        srv.stop();
+    }
+    // After a clean stop (snapshot), memory holds no more than before and every point is there.
+    Test::TestServer again(config);
+    QVERIFY(again.start());
+    const Prometheus metrics = parsePrometheus(get(m_nam, again.http(QStringLiteral("/metrics"))).body);
+    const qint64 after = qint64(metrics.samples.value(QStringLiteral("runwatch_metric_points_memory_bytes"), -1));
+    QVERIFY2(after > 0 && after <= memory, qPrintable(QStringLiteral("%1 after the restart, %2 before").arg(after).arg(memory)));
+    const Reply all = get(m_nam, again.http(QStringLiteral("/api/runs/big/metrics/loss")));
+    QCOMPARE(all.object().value(QLatin1String("points")).toArray().size(), Points);
+    QCOMPARE(qint64(all.object().value(QLatin1String("points")).toArray().last().toArray().at(0).toDouble()), qint64(Points - 1));
+    const QByteArray csv = get(m_nam, again.http(QStringLiteral("/api/runs/small-3/metrics?format=csv"))).body;
+    QCOMPARE(csv.count('\n'), SmallPoints + 1);
 }
 
 void TestRest::hostHeaderGuard_data()

@@ -53,7 +53,8 @@ QByteArray fingerprint(const Hub &hub)
         out += QJsonDocument(run->summary(true)).toJson(QJsonDocument::Compact) + '\n';
         out += run->output().toUtf8() + '\n';
         for (const QString &name : run->metricNames()) {
-            const MetricSeries *series = run->series(name);
+            const MetricSeries points = hub.history().read(run->id(), name);
+            const MetricSeries *series = &points;
             for (qsizetype i = 0; i < series->size(); ++i)
                 out += QByteArray::number(series->steps.at(i)) + ':' + Codec::metricValueJson(series->values.at(i)) + ':'
                     + QByteArray::number(series->tsMs.at(i)) + ' ';
