@@ -23,6 +23,7 @@ const screenshot = resolve(process.env.RUNWATCH_WEB_SCREENSHOT || 'web-dashboard
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const RUN = 'web-test';
 const OTHER = 'web-other';
+const EARLY = 'web-early';
 
 const log = (...a) => console.log(`[${(performance.now() / 1000).toFixed(2)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -131,6 +132,36 @@ try {
         && window.__runwatch.seenSeqs.length >= 2, null, 'the live metric', 1000);
     log('live metric applied after', Math.round(performance.now() - tMetric), 'ms');
     assert.deepEqual(consoleErrors, [], 'no console errors while loading and running');
+
+    // Progress stays true after the end: 320,000 of 1,000,000 done, then completed, reads 32 % and
+    // "stopped early", never 100 %; once from the REST summary, once from live events.
+    const earlyRun = async (run, name) => publish(base, [
+        { run, type: 'run_started', data: { name, kind: 'training', total_steps: 1000000 } },
+        { run, type: 'progress', data: { completed: 320000, total: 1000000 } },
+        { run, type: 'run_completed', data: {} }]);
+    const rowProgress = (run) => page.evaluate((r) => {
+        const tr = document.querySelector(`#runs-table tr[data-run="${r}"]`);
+        return tr && { label: tr.querySelector('.bar .label').textContent, status: tr.querySelector('.badge').textContent, text: tr.textContent };
+    }, run);
+    await earlyRun(EARLY, 'stopped at 32');   // published while the page is open: live path
+    await waitFor(page, (r) => { const tr = document.querySelector(`#runs-table tr[data-run="${r}"]`); return tr && tr.querySelector('.badge').textContent !== 'running'; },
+        EARLY, 'the live run to end');
+    let early = await rowProgress(EARLY);
+    assert.equal(early.label, '32 %', `live: the runs table shows 32 % (${early.text})`);
+    assert.equal(early.status, 'stopped early');
+    assert.ok(!early.text.includes('100 %'), 'never 100 %');
+    await page.reload({ waitUntil: 'load' });   // the same run from the REST summary
+    await waitFor(page, (r) => !!document.querySelector(`#runs-table tr[data-run="${r}"]`), EARLY, 'the runs after a reload');
+    early = await rowProgress(EARLY);
+    assert.deepEqual([early.label, early.status], ['32 %', 'stopped early'], 'from the summary: 32 %, stopped early');
+    await page.click(`#runs-table tr[data-run="${EARLY}"] td:nth-child(3)`);
+    await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null, EARLY, 'the stopped run opened');
+    assert.equal(await page.textContent('#run-progress .label'), '32 %', 'the run view shows 32 %');
+    assert.equal(await page.textContent('#run-status'), 'completed');
+    assert.ok(await page.isVisible('#run-early'), 'the run view says "stopped early"');
+    log('stopped early ok:', JSON.stringify(early));
+    await page.click(`#runs-table tr[data-run="${RUN}"] td:nth-child(3)`);
+    await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null && window.__runwatch.state === 'live', RUN, 'the test run again');
 
     // Restart the server on the same port and data dir: the page must resume without gaps or duplicates.
     const before = await publish(base, Array.from({ length: 50 }, (_, i) => ({ run: RUN, type: 'metric', data: { step: 201 + i, loss: 0.1 } })));

@@ -97,18 +97,38 @@ function el(tag, cls, text) {
     if (text !== undefined) e.textContent = text;
     return e;
 }
-function setBar(bar, fraction, status) {
+// A percentage that never rounds up to 100 before the end: 32 %, 32.5 %, 99.9 %.
+function fmtPct(f) {
+    const p = Math.floor(f * 1000) / 10;
+    return (Number.isInteger(p) ? String(p) : p.toFixed(1)) + ' %';
+}
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+// A run that ended with less done than its total (the server says so; live events are worked out here).
+function stoppedEarly(s) {
+    if (!s || !FINISHED.has(s.status)) return false;
+    if (s.stopped_early === true) return true;
+    const c = num(s.completed), t = num(s.total);
+    return c !== null && t !== null && t > 0 && c < t;
+}
+function setBar(bar, fraction, status, early) {
     const f = fraction === null || fraction === undefined || !Number.isFinite(fraction) ? null : Math.max(0, Math.min(1, fraction));
     bar.querySelector('.fill').style.width = f === null ? '0' : (f * 100).toFixed(1) + '%';
-    bar.querySelector('.label').textContent = f === null ? '' : (f * 100).toFixed(1) + ' %';
-    bar.classList.toggle('completed', status === 'completed');
+    bar.querySelector('.label').textContent = f === null ? '' : fmtPct(f);
+    bar.classList.toggle('completed', status === 'completed' && !early);
+    bar.classList.toggle('stopped', status === 'completed' && !!early);
     bar.classList.toggle('failed', status === 'failed');
 }
-function makeBar(fraction, status) {
+function makeBar(fraction, status, early) {
     const bar = el('div', 'bar');
     bar.append(el('div', 'fill'), el('span', 'label'));
-    setBar(bar, fraction, status);
+    setBar(bar, fraction, status, early);
     return bar;
+}
+// "320,000 of 1,000,000 done": what a progress bar stands for, for its tooltip.
+function progressTitle(s) {
+    const c = num(s.completed), t = num(s.total);
+    if (c === null || t === null) return '';
+    return `${nf.format(c)} of ${nf.format(t)} done` + (stoppedEarly(s) ? ' — the run ended before its total' : '');
 }
 function num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : (typeof v === 'string' && v !== '' && Number.isFinite(+v) ? +v : null); }
 
@@ -318,6 +338,7 @@ function applyToSummary(s, e) {
         break;
     case 'run_status':
         s.status = d.status;
+        s.stopped_early = null;
         s.status_message = d.message === undefined ? null : d.message;
         break;
     case 'progress': {
@@ -337,11 +358,13 @@ function applyToSummary(s, e) {
     case 'run_completed':
         s.status = 'completed';
         s.ended_at = e.ts;
+        s.stopped_early = null;   // worked out from completed and total (stoppedEarly)
         if (d.summary !== undefined) s.summary = d.summary;
         break;
     case 'run_failed':
         s.status = 'failed';
         s.ended_at = e.ts;
+        s.stopped_early = null;
         if (d.message !== undefined) s.last_error = d.message;
         break;
     case 'error':
@@ -352,6 +375,20 @@ function applyToSummary(s, e) {
 }
 
 function runLabel(s) { return s.name || s.id; }
+// A completed run that did not reach its total reads "stopped early" (still green: it ended normally).
+function statusBadge(s, early) {
+    const badge = el('span', 'badge ' + (s.status || '') + (early ? ' early' : ''), early && s.status === 'completed' ? 'stopped early' : (s.status || '—'));
+    const why = [s.status_message, early ? `${s.status}: ${progressTitle(s)}` : ''].filter(Boolean).join(' · ');
+    if (why) badge.title = why;
+    return badge;
+}
+function progressCell(s, early) {
+    const c = el('td', 'progress');
+    const bar = makeBar(s.progress, s.status, early);
+    bar.title = progressTitle(s);
+    c.append(bar);
+    return c;
+}
 // Newest first (runs not started yet on top), then by id.
 function sortedRuns() {
     return [...runs.values()].sort((a, b) => (b.started_at || '\uffff').localeCompare(a.started_at || '\uffff') || a.id.localeCompare(b.id));
@@ -374,14 +411,14 @@ const renderRuns = throttle(() => {
         box.checked = !!(view && view.id === s.id) || overlays.has(s.id);
         box.disabled = !!(view && view.id === s.id);
         box.setAttribute('aria-label', `Overlay ${runLabel(s)} in the charts`);
-        const badge = el('span', 'badge ' + (s.status || ''), s.status || '—');
-        if (s.status_message) badge.title = s.status_message;
+        const early = stoppedEarly(s);
+        const badge = statusBadge(s, early);
         const td = (content, cls) => { const c = el('td', cls); if (content instanceof Node) c.append(content); else c.textContent = content; return c; };
         const name = td(runLabel(s));
         name.title = s.id;
         const color = overlayColor(s.id);
         if (color) tr.style.setProperty('--run-color', color);
-        tr.append(td(box, 'cmp'), td(badge), name, td(s.kind || '', 'opt'), td(makeBar(s.progress, s.status)),
+        tr.append(td(box, 'cmp'), td(badge), name, td(s.kind || '', 'opt'), progressCell(s, early),
                   td(s.current_epoch != null ? `${s.current_epoch}${s.total_epochs ? '/' + s.total_epochs : ''}` : '', 'opt'),
                   td(s.current_step != null ? `${s.current_step}${s.total ? '/' + s.total : ''}` : ''),
                   td(s.status === 'running' ? fmtDuration(etaLeft(s)) : '', 'opt'));
@@ -943,7 +980,10 @@ function renderHeader() {
     const badge = $('run-status');
     badge.className = 'badge ' + (s.status || '');
     badge.textContent = s.status || '—';
-    setBar($('run-progress'), s.progress, s.status);
+    const early = stoppedEarly(s);
+    setBar($('run-progress'), s.progress, s.status, early);
+    $('run-progress').title = progressTitle(s);
+    $('run-early').hidden = !early;
     const facts = [];
     const add = (label, value) => { if (value !== '' && value !== null && value !== undefined) facts.push([label, value]); };
     add('', s.kind || '');
