@@ -163,6 +163,20 @@ try {
     await page.click(`#runs-table tr[data-run="${RUN}"] td:nth-child(3)`);
     await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null && window.__runwatch.state === 'live', RUN, 'the test run again');
 
+    // Export CSV of one run: the server's wide table, a row per step, a column per metric, and the time.
+    const csvOf = async (click) => {
+        const [d] = await Promise.all([page.waitForEvent('download'), page.click(click)]);
+        return { name: d.suggestedFilename(), lines: readFileSync(await d.path(), 'utf8').split('\r\n').filter((l) => l !== '') };
+    };
+    const serverCsv = async (run, names) => (await (await fetch(`${base}/api/runs/${run}/metrics?format=csv${names ? '&names=' + names : ''}`)).text()).split('\n').filter((l) => l !== '');
+    const one = await csvOf('#export-csv');
+    assert.match(one.name, /\.csv$/);
+    assert.equal(one.lines[0], 'step,time,eval_loss,loss,lr');
+    assert.deepEqual(one.lines, await serverCsv(RUN), 'the export is the server\'s table of every step');
+    assert.equal(one.lines.length, 1 + 201, 'one row per step 0..200');
+    assert.equal(new Set(one.lines.map((l) => l.split(',')[0])).size, one.lines.length, 'each step once');
+    log('one-run CSV ok:', one.lines[1]);
+
     // Restart the server on the same port and data dir: the page must resume without gaps or duplicates.
     const before = await publish(base, Array.from({ length: 50 }, (_, i) => ({ run: RUN, type: 'metric', data: { step: 201 + i, loss: 0.1 } })));
     await waitFor(page, (s) => window.__runwatch.seenSeqs.includes(s), before[before.length - 1], 'the events before the restart');
@@ -257,24 +271,24 @@ try {
     await waitFor(page, () => window.__runwatch.chartInfo().some((c) => c.title === 'lr' && c.runs.length === 2), null, 'the overlay again');
     log('overlay ok', JSON.stringify(await lrChart()));
 
-    // Export: CSV (run, metric, step, value, ts) with the points of both runs; PNG of the canvas.
-    const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.click('.chart[data-metrics=lr] button.csv')]);
-    assert.match(csvDownload.suggestedFilename(), /\.csv$/);
-    const csv = readFileSync(await csvDownload.path(), 'utf8').trim().split(/\r?\n/);
-    assert.equal(csv[0], 'run,metric,step,value,ts');
-    const otherRows = csv.filter((l) => l.startsWith(OTHER + ','));
-    assert.equal(otherRows.length, 10);
-    assert.equal(otherRows[3], `${OTHER},lr,3,${7 / 8},${new Date(T0 + 7000).toISOString()}`);
-    const lrPoints = (await (await fetch(`${base}/api/runs/${RUN}/metrics/lr`)).json()).points;
-    const runRows = csv.filter((l) => l.startsWith(RUN + ','));
-    assert.equal(runRows.length, lrPoints.length, 'every lr point of web-test');
-    assert.equal(runRows[0], `${RUN},lr,${lrPoints[0][0]},${lrPoints[0][1]},${new Date(lrPoints[0][2]).toISOString()}`);
-    assert.equal(csv.length, 1 + 10 + lrPoints.length);
+    // Export of an overlay: one row per step of either run, step,<run>:time,<run>:<metric>.
+    const both = await csvOf('.chart[data-metrics=lr] button.csv');
+    assert.match(both.name, /\.csv$/);
+    assert.equal(both.lines[0], `step,${OTHER}:time,${OTHER}:lr,${RUN}:time,${RUN}:lr`);
+    const table = (lines) => new Map(lines.slice(1).map((l) => { const f = l.split(','); return [+f[0], f.slice(1)]; }));
+    const otherLr = table(await serverCsv(OTHER, 'lr')), runLr = table(await serverCsv(RUN, 'lr'));
+    const steps = [...new Set([...otherLr.keys(), ...runLr.keys()])].sort((x, y) => x - y);
+    const expectedCsv = [both.lines[0], ...steps.map((st) => [st, ...(otherLr.get(st) || ['', '']), ...(runLr.get(st) || ['', ''])].join(','))];
+    assert.deepEqual(both.lines, expectedCsv, 'the runs side by side, a row per step');
+    assert.equal(both.lines[4], `3,${new Date(T0 + 7000).toISOString()},${7 / 8},${runLr.get(3).join(',')}`);
+    const all = await csvOf('#export-csv');
+    assert.equal(all.lines[0], `step,${OTHER}:time,${OTHER}:loss,${OTHER}:lr,${RUN}:time,${RUN}:eval_loss,${RUN}:loss,${RUN}:lr`);
+    assert.equal(all.lines.length, 1 + 301, 'every step of either run (web-test logged 0..300)');
     const [pngDownload] = await Promise.all([page.waitForEvent('download'), page.click('.chart[data-metrics=lr] button.png')]);
     assert.match(pngDownload.suggestedFilename(), /\.png$/);
     const png = readFileSync(await pngDownload.path());
     assert.ok(png.length > 1000 && png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'a PNG file');
-    log(`export ok: ${csv.length - 1} CSV rows, PNG ${png.length} bytes`);
+    log(`export ok: ${both.lines.length - 1} CSV rows, PNG ${png.length} bytes`);
 
     await page.click('.tabs button[data-tab=charts]');
     await sleep(300);

@@ -52,6 +52,20 @@ async function api(path) {
     return { data: body, headers: r.headers };
 }
 
+// The body as text (the CSV endpoints), with the same errors as api().
+async function apiText(path) {
+    const headers = token ? { Authorization: 'Bearer ' + token } : {};
+    const r = await fetch(path, { headers, cache: 'no-store' });
+    const text = await r.text();
+    if (r.ok) return text;
+    let body = null;
+    try { body = JSON.parse(text); } catch (e) { body = null; }
+    if (r.status === 401) throw new AuthError((body && body.error && body.error.code) || 'AUTH_REQUIRED');
+    const err = new Error((body && body.error && body.error.message) || `${r.status} ${r.statusText}`);
+    err.status = r.status;
+    throw err;
+}
+
 // ---------------------------------------------------------------- formatting
 const nf = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
 function fmtNum(v) {
@@ -1211,6 +1225,14 @@ $('smoothing').addEventListener('input', () => {
 });
 $('log-y').addEventListener('change', () => { logY = $('log-y').checked; rebuildCharts(); });
 $('x-mode').addEventListener('change', () => { xMode = $('x-mode').value === 'time' ? 'time' : 'step'; dbg.xMode = xMode; rebuildCharts(); });
+// Every metric of the open run (and of the overlaid runs) as one table.
+$('export-csv').addEventListener('click', () => {
+    if (!view) return;
+    const sources = [view, ...overlays.values()].filter((src) => src.series.size);
+    if (!sources.length) return;
+    const parts = sources.map((src) => ({ id: src.id, names: sources.length === 1 ? null : [...src.series.keys()].sort() }));
+    downloadCsv(fileName(sources.length === 1 ? view.id + '-metrics' : 'runwatch-' + sources.length + '-runs-metrics') + '.csv', parts, $('export-csv'));
+});
 $('reset-zoom').addEventListener('click', () => { if (view) for (const c of view.charts.values()) c.resetZoom(); });
 
 function rebuildCharts() {
@@ -1317,6 +1339,74 @@ const csvField = (v) => {
     if (/^[=+@\t\r]/.test(t)) t = "'" + t;   // not a formula in a spreadsheet
     return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
 };
+// RFC 4180 fields: quoted ones may hold commas, quotes and line breaks.
+function parseCsv(text) {
+    const rows = [];
+    let row = [], field = '', i = 0, quoted = false;
+    while (i < text.length) {
+        const c = text[i];
+        if (quoted) {
+            if (c === '"') { if (text[i + 1] === '"') { field += '"'; i += 2; continue; } quoted = false; i++; continue; }
+            field += c; i++; continue;
+        }
+        if (c === '"') { quoted = true; i++; }
+        else if (c === ',') { row.push(field); field = ''; i++; }
+        else if (c === '\r' || c === '\n') {
+            row.push(field); field = ''; rows.push(row); row = [];
+            i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
+        } else { field += c; i++; }
+    }
+    if (field !== '' || row.length) { row.push(field); rows.push(row); }
+    return rows;
+}
+// One run's metrics as the server's wide table (step, time, a column per metric, a row per step):
+// every point at full resolution, not the thinned series the charts hold. `names` null: all of them.
+async function wideTable(run, names) {
+    const plain = names && names.every((n) => !n.includes(','));
+    const q = plain ? '&names=' + names.map(enc).join(',') : '';
+    const rows = parseCsv(await apiText(`/api/runs/${enc(run)}/metrics?format=csv${q}`));
+    const header = rows.shift() || ['step', 'time'];
+    const want = names || header.slice(2);
+    const idx = want.map((n) => header.indexOf(n, 2));
+    return { names: want, rows: rows.filter((r) => r.length > 1).map((r) => [r[0], r[1], ...idx.map((i) => (i < 0 ? '' : r[i] || ''))]) };
+}
+// One run: step,time,<metric>… as the server has it. Several runs: one row per step of any of them,
+// step,<run>:time,<run>:<metric>…, a run's cells empty at a step it did not log.
+async function metricsCsv(parts) {
+    const tables = await Promise.all(parts.map((p) => wideTable(p.id, p.names)));
+    let header, rows;
+    if (parts.length === 1) {
+        header = ['step', 'time', ...tables[0].names];
+        rows = tables[0].rows;
+    } else {
+        header = ['step'];
+        const byStep = new Map();
+        let col = 1;
+        tables.forEach((t, k) => {
+            header.push(`${parts[k].id}:time`, ...t.names.map((n) => `${parts[k].id}:${n}`));
+            for (const r of t.rows) {
+                let row = byStep.get(r[0]);
+                if (!row) { row = [r[0]]; byStep.set(r[0], row); }
+                for (let j = 1; j < r.length; j++) row[col + j - 1] = r[j];
+            }
+            col += 1 + t.names.length;
+        });
+        rows = [...byStep.values()].sort((a, b) => a[0] - b[0]);
+        for (const r of rows) for (let j = 0; j < col; j++) if (r[j] === undefined) r[j] = '';
+    }
+    return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
+}
+async function downloadCsv(name, parts, button) {
+    if (button) button.disabled = true;
+    try {
+        const text = await metricsCsv(parts);
+        download(name, URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' })));
+    } catch (e) {
+        failed(e, 'Could not export the metrics');
+    } finally {
+        if (button) button.disabled = false;
+    }
+}
 const fileName = (t) => t.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 100) || 'chart';
 function download(name, href) {
     const a = el('a');
@@ -1389,8 +1479,8 @@ class Chart {
         const tools = el('span', 'chart-tools');
         const csv = el('button', 'csv', 'CSV');
         csv.type = 'button';
-        csv.title = 'Download the data of this chart as CSV';
-        csv.addEventListener('click', () => this.exportCsv());
+        csv.title = 'Download the metrics of this chart as CSV: a row per step, a column per metric';
+        csv.addEventListener('click', () => this.exportCsv(csv));
         const png = el('button', 'png', 'PNG');
         png.type = 'button';
         png.title = 'Download this chart as a PNG image';
@@ -1517,23 +1607,17 @@ class Chart {
         const runIds = [...new Set(this.members.map((m) => m.src.id))];
         return fileName((runIds.length === 1 ? runIds[0] : 'runwatch-' + runIds.length + '-runs') + '-' + (this.group === '\u0000loss' ? 'loss' : this.title));
     }
-    // Every point this page holds for the chart (the server thins long series to MAX_POINTS per metric).
-    csv() {
-        const lines = ['run,metric,step,value,ts'];
+    // The chart's metrics of each of its runs, every step (from the server, not the thinned points drawn).
+    csvParts() {
+        const parts = new Map();
         for (const m of this.members) {
-            const s = m.src.series.get(m.name);
-            if (!s) continue;
-            for (let i = 0; i < s.x.length; i++) {
-                const y = s.y[i];
-                const value = Number.isNaN(y) ? 'NaN' : y === Infinity ? 'Infinity' : y === -Infinity ? '-Infinity' : String(y);
-                const ts = Number.isFinite(s.ts[i]) ? new Date(s.ts[i]).toISOString() : '';
-                lines.push([m.src.id, m.name, s.x[i], value, ts].map(csvField).join(','));
-            }
+            if (!parts.has(m.src.id)) parts.set(m.src.id, { id: m.src.id, names: [] });
+            parts.get(m.src.id).names.push(m.name);
         }
-        return lines.join('\r\n') + '\r\n';
+        return [...parts.values()];
     }
-    exportCsv() {
-        download(this.baseName() + '.csv', URL.createObjectURL(new Blob([this.csv()], { type: 'text/csv;charset=utf-8' })));
+    exportCsv(button) {
+        return downloadCsv(this.baseName() + '.csv', this.csvParts(), button);
     }
     // The plot canvas on white with the title above and the legend below.
     png() {
