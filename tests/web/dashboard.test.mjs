@@ -294,6 +294,35 @@ try {
     await sleep(300);
     await page.screenshot({ path: screenshot });
     log('screenshot', screenshot);
+    // Sections: "train/loss" and "train/acc" (nested metrics, flattened to slash names) under a
+    // collapsible "train"; names without a prefix as before; live nested metrics find their chart.
+    const GROUPS = 'web-groups';
+    await publish(base, [{ run: GROUPS, type: 'run_started', data: { name: 'grouped', kind: 'training' } },
+        ...Array.from({ length: 30 }, (_, i) => ({ run: GROUPS, type: 'metric',
+            data: { step: i, loss: 1 / (i + 1), train: { loss: 2 / (i + 1), acc: i / 30 }, 'eval/acc': i / 40 } }))]);
+    await page.click(`#runs-table tr[data-run="${RUN}"] td.cmp input`);   // no overlay
+    await waitFor(page, () => window.__runwatch.overlay.length === 0, null, 'the overlay removed');
+    await page.click(`#runs-table tr[data-run="${GROUPS}"] td:nth-child(3)`);
+    await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null && window.__runwatch.charts >= 4, GROUPS, 'the grouped run\'s charts');
+    const layout = () => page.evaluate(() => ({
+        top: [...document.querySelectorAll('#charts > .chart')].map((c) => c.dataset.metrics),
+        sections: [...document.querySelectorAll('#charts > details.chart-section')].map((d) => ({
+            name: d.dataset.section, open: d.open, charts: [...d.querySelectorAll('.chart')].map((c) => [c.dataset.metrics, c.querySelector('h3').firstChild.textContent]) })),
+    }));
+    let groupsShown = await layout();
+    assert.deepEqual(groupsShown, { top: ['loss'], sections: [
+        { name: 'eval', open: true, charts: [['eval/acc', 'acc']] },
+        { name: 'train', open: true, charts: [['train/loss', 'loss'], ['train/acc', 'acc']] }] }, JSON.stringify(groupsShown));
+    await page.click('#charts details[data-section=train] > summary');
+    assert.equal(await page.isVisible('.chart[data-metrics="train/acc"]'), false, 'a closed section hides its charts');
+    await publish(base, [{ run: GROUPS, type: 'metric', data: { step: 30, train: { acc: 1, grad: { norm: 0.5 } } } }]);
+    await waitFor(page, () => !!document.querySelector('details[data-section=train] .chart[data-metrics="train/grad/norm"]'), null, 'the live nested metric in its section');
+    await page.click('#charts details[data-section=train] > summary');
+    await waitFor(page, () => window.__runwatch.chartInfo().some((c) => c.metrics[0] === 'train/acc' && c.xMax === 30), null, 'the opened section drawn up to date');
+    assert.ok(await page.isVisible('.chart[data-metrics="train/acc"] canvas'), 'an opened section shows its charts');
+    assert.equal(await page.textContent('.chart[data-metrics="train/grad/norm"] h3'), 'grad/norm');
+    log('sections ok', JSON.stringify(await layout()));
+
     // Auth: a server with a token; the page asks for it, says when it is wrong, accepts ?token=.
     const authDir = mkdtempSync(join(tmpdir(), 'runwatch-web-auth-'));
     const authServer = await startServer(authDir, 0, ['--token', 'right-token']);

@@ -767,7 +767,7 @@ async function openRun(id) {
     if (overlays.has(id)) { overlays.get(id).dead = true; overlays.delete(id); dbg.overlay = [...overlays.keys()]; }
     const v = view = {
         id, t0: performance.now(), summary: null, series: new Map(), steps: new Map(), log: [], types: new Set(),
-        output: '', outputDropped: 0, charts: new Map(), currentStep: 0, dirtyCharts: new Set(), regroup: true,
+        output: '', outputDropped: 0, charts: new Map(), sections: new Map(), currentStep: 0, dirtyCharts: new Set(), regroup: true,
         checkFrom: 0, checkTo: 0, stream: null,
     };
     dbg.run = id;
@@ -903,14 +903,24 @@ function onRunEvent(v, e) {
     v.headerDirty = true;
 }
 
+// A metric event's values as [name, value]: nested objects flattened to "outer/inner", as the server does.
+function metricEntries(d, prefix = '', out = []) {
+    for (const key of Object.keys(d)) {
+        if (!prefix && key === 'step') continue;
+        const val = d[key];
+        if (val !== null && typeof val === 'object' && !Array.isArray(val)) metricEntries(val, prefix + key + '/', out);
+        else out.push([prefix + key, val]);
+    }
+    return out;
+}
+
 // A metric event of the open run (v is the view) or of an overlaid run (v is its overlay entry).
 function onMetric(v, e, d) {
     const explicit = Number.isInteger(d.step) ? d.step : null;
     const ts = Date.parse(e.ts) || Date.now();
     const check = e.seq > v.checkFrom && e.seq <= v.checkTo;
-    for (const key of Object.keys(d)) {
-        if (key === 'step') continue;
-        const y = parseValue(d[key]);
+    for (const [key, raw] of metricEntries(d)) {
+        const y = parseValue(raw);
         if (y === undefined) continue;
         let s = v.series.get(key);
         if (!s) { s = newSeries(key); v.series.set(key, s); if (view) view.regroup = true; }
@@ -1099,7 +1109,7 @@ function addTypeOption(type) {
 function summarize(e) {
     const d = e.data || {};
     switch (e.type) {
-    case 'metric': return Object.entries(d).map(([k, val]) => `${k}=${typeof val === 'number' ? fmtNum(val) : val}`).join('  ');
+    case 'metric': return [...(Number.isInteger(d.step) ? [['step', d.step]] : []), ...metricEntries(d)].map(([k, val]) => `${k}=${typeof val === 'number' ? fmtNum(val) : val}`).join('  ');
     case 'progress': {
         let t = `${d.completed}${d.total ? '/' + d.total + ` (${(100 * d.completed / d.total).toFixed(1)} %)` : ''}`;
         if (d.epoch !== undefined) t += `  epoch ${d.epoch}`;
@@ -1216,7 +1226,41 @@ let smoothing = +$('smoothing').value;
 let logY = false;
 let xMode = $('x-mode').value === 'time' ? 'time' : 'step';
 const isLoss = (name) => name.toLowerCase().endsWith('loss');
-const groupOf = (name) => (isLoss(name) ? '\u0000loss' : name);
+// Metrics named "train/loss", "train/acc" form the section "train" (collapsible); a chart holds one
+// metric, or every *loss metric of its section (or of the names without a prefix) together.
+const LOSS = '\u0000loss';
+function sectionOf(name) {
+    const i = name.indexOf('/');
+    return i > 0 && i < name.length - 1 ? name.slice(0, i) : '';
+}
+const tailOf = (name) => { const sec = sectionOf(name); return sec ? name.slice(sec.length + 1) : name; };
+const groupOf = (name) => {
+    const sec = sectionOf(name), tail = tailOf(name), base = isLoss(tail) ? LOSS : tail;
+    return sec ? sec + '/' + base : base;
+};
+const COLLAPSED_KEY = 'runwatch.collapsedSections';
+const collapsed = new Set((() => { try { return JSON.parse(localStorage.getItem(COLLAPSED_KEY)) || []; } catch (e) { return []; } })());
+function sectionBox(v, sec) {
+    let box = v.sections.get(sec);
+    if (box) return box;
+    const details = el('details', 'chart-section');
+    details.dataset.section = sec;
+    details.open = !collapsed.has(sec);
+    const summary = el('summary');
+    const count = el('span', 'count');
+    summary.append(el('span', 'section-name', sec), count);
+    const grid = el('div', 'charts');
+    details.append(summary, grid);
+    details.addEventListener('toggle', () => {
+        if (details.open) collapsed.delete(sec); else collapsed.add(sec);
+        try { localStorage.setItem(COLLAPSED_KEY, JSON.stringify([...collapsed])); } catch (e) { /* private mode */ }
+        // Charts of a closed section are not drawn; opening it draws them at their width.
+        if (details.open && view === v) for (const c of v.charts.values()) if (c.section === sec) c.update(true);
+    });
+    box = { details, grid, count };
+    v.sections.set(sec, box);
+    return box;
+}
 
 $('smoothing').addEventListener('input', () => {
     smoothing = +$('smoothing').value;
@@ -1287,10 +1331,24 @@ function renderCharts() {
             if (!members.has(g) || sig(members.get(g)) !== c.sig) { c.destroy(); v.charts.delete(g); }
         }
         const box = $('charts');
-        for (const g of order) {
-            if (!v.charts.has(g)) { const c = new Chart(g, groups.get(g), members.get(g)); c.sig = sig(members.get(g)); v.charts.set(g, c); }
-            box.append(v.charts.get(g).root);   // keeps the order
+        // Names without a prefix first, as before; then a section per prefix, in name order.
+        const sections = [...new Set(order.map((g) => sectionOf(groups.get(g)[0])))].sort();
+        const inBox = [];
+        for (const sec of sections) {
+            const grid = sec ? sectionBox(v, sec).grid : box;
+            const here = order.filter((g) => sectionOf(groups.get(g)[0]) === sec);
+            for (const g of here) {
+                if (!v.charts.has(g)) { const c = new Chart(g, groups.get(g), members.get(g)); c.sig = sig(members.get(g)); v.charts.set(g, c); }
+                grid.append(v.charts.get(g).root);   // keeps the order
+            }
+            if (sec) {
+                const sb = v.sections.get(sec);
+                sb.count.textContent = `${here.length} chart${here.length === 1 ? '' : 's'}`;
+                inBox.push(sb.details);
+            }
         }
+        for (const [sec, sb] of v.sections) if (!sections.includes(sec)) { sb.details.remove(); v.sections.delete(sec); }
+        box.append(...inBox);
         for (const c of v.charts.values()) c.update(true);
         v.dirtyCharts.clear();
         $('charts-empty').hidden = names.size > 0;
@@ -1470,8 +1528,10 @@ class Chart {
         this.names = names;
         this.members = members;
         this.multi = overlays.size > 0;
-        this.title = group === '\u0000loss' ? (names.length === 1 ? names[0] : 'loss') : group;
-        this.root = el('div', 'chart' + (group === '\u0000loss' ? ' wide' : ''));
+        this.section = sectionOf(names[0]);
+        this.isLoss = group === LOSS || group.endsWith('/' + LOSS);
+        this.title = this.isLoss ? (names.length === 1 ? tailOf(names[0]) : 'loss') : tailOf(names[0]);
+        this.root = el('div', 'chart' + (this.isLoss ? ' wide' : ''));
         const head = el('div', 'chart-head');
         this.head = el('h3', null, this.title);
         this.warn = el('span', 'warn');
@@ -1579,7 +1639,7 @@ class Chart {
         });
         const axis = { stroke: '#66707a', grid: { stroke: '#eceff2' }, ticks: { stroke: '#d8dde3' } };
         return {
-            width, height: this.group === '\u0000loss' ? 260 : 200,
+            width, height: this.isLoss ? 260 : 200,
             scales: { x: { time: false }, y: logY ? { distr: 3 } : {} },
             axes: [
                 { ...axis, values: (u, ts) => ts.map(xMode === 'time' ? fmtElapsed : fmtTick) },
@@ -1598,14 +1658,14 @@ class Chart {
     info() {
         const xs = this.u ? this.u.data[0] : [];
         return {
-            title: this.title, metrics: this.names, runs: [...new Set(this.members.map((m) => m.src.id))], xMode,
+            title: this.title, section: this.section, metrics: this.names, runs: [...new Set(this.members.map((m) => m.src.id))], xMode,
             xLabel: this.u ? this.u.series[0].label : null, xMin: xs.length ? xs[0] : null, xMax: xs.length ? xs[xs.length - 1] : null,
             legend: this.u ? this.u.series.slice(1).map((s) => s.label) : [],
         };
     }
     baseName() {
         const runIds = [...new Set(this.members.map((m) => m.src.id))];
-        return fileName((runIds.length === 1 ? runIds[0] : 'runwatch-' + runIds.length + '-runs') + '-' + (this.group === '\u0000loss' ? 'loss' : this.title));
+        return fileName((runIds.length === 1 ? runIds[0] : 'runwatch-' + runIds.length + '-runs') + '-' + (this.section ? this.section + '-' : '') + (this.isLoss ? 'loss' : this.title));
     }
     // The chart's metrics of each of its runs, every step (from the server, not the thinned points drawn).
     csvParts() {
@@ -1664,8 +1724,10 @@ class Chart {
         if (url) download(this.baseName() + '.png', url);
     }
     width() { return Math.max(200, Math.floor(this.root.clientWidth - 14)); }
+    shown() { return !this.section || !view || !view.sections.has(this.section) || view.sections.get(this.section).details.open; }
     update(full) {
         if (!view) return;
+        if (!this.shown()) return;
         const cols = this.data();
         dbg.points = [...view.series.values()].reduce((n, s) => n + s.x.length, 0);
         if (!this.u) {
