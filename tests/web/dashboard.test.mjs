@@ -323,6 +323,37 @@ try {
     assert.equal(await page.textContent('.chart[data-metrics="train/grad/norm"] h3'), 'grad/norm');
     log('sections ok', JSON.stringify(await layout()));
 
+    // The runs table at 1600×900: every column shown, the key ones not cut off; narrower, the optional
+    // columns give way and "All columns" brings them back.
+    await page.setViewportSize({ width: 1600, height: 900 });
+    const columns = () => page.evaluate(() => {
+        const t = document.getElementById('runs-table');
+        const heads = [...t.tHead.rows[0].cells].map((c) => c.textContent);
+        const shown = [...t.tHead.rows[0].cells].filter((c) => c.offsetWidth > 0).map((c) => c.textContent);
+        const key = ['status', 'name', 'progress', 'metric', 'updated'];
+        const cut = [...t.tBodies[0].querySelectorAll('td')].filter((c) => key.some((k) => c.classList.contains(k)) && c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent);
+        return { heads, shown, cut, fits: t.scrollWidth <= t.parentElement.clientWidth + 1, toggle: !document.getElementById('runs-columns').hidden };
+    });
+    await waitFor(page, () => [...document.querySelectorAll('#runs-table td.metric')].some((c) => c.textContent === 'loss 0.08'), null, 'the latest loss in the runs table');
+    let cols = await columns();
+    assert.deepEqual(cols.heads, ['Compare', 'Status', 'Name', 'Kind', 'Progress', 'Epoch', 'Step', 'Last metric', 'Updated', 'ETA']);
+    assert.deepEqual(cols.shown, cols.heads, `at 1600 px every column shows: ${JSON.stringify(cols)}`);
+    assert.ok(cols.fits, 'and fits without scrolling sideways');
+    assert.deepEqual(cols.cut, [], 'no key cell is cut off');
+    assert.equal(cols.toggle, false, 'no "All columns" needed');
+    const updatedText = await page.textContent(`#runs-table tr[data-run="${RUN}"] td.updated`);
+    assert.match(updatedText, /ago|just now/, 'when the run last changed');
+    await page.setViewportSize({ width: 1000, height: 800 });
+    await waitFor(page, () => !document.getElementById('runs-columns').hidden, null, 'the "All columns" toggle at 1000 px');
+    cols = await columns();
+    assert.ok(['Status', 'Name', 'Progress', 'Last metric', 'Updated'].every((h) => cols.shown.includes(h)) && !cols.shown.includes('Kind'), JSON.stringify(cols));
+    await page.click('#runs-columns');
+    cols = await columns();
+    assert.deepEqual(cols.shown, cols.heads, 'All columns shows them all');
+    await page.click('#runs-columns');
+    await page.setViewportSize({ width: 1500, height: 950 });
+    log('runs table columns ok at 1600 px; at 1000 px:', JSON.stringify(cols.shown));
+
     // Auth: a server with a token; the page asks for it, says when it is wrong, accepts ?token=.
     const authDir = mkdtempSync(join(tmpdir(), 'runwatch-web-auth-'));
     const authServer = await startServer(authDir, 0, ['--token', 'right-token']);

@@ -68,6 +68,9 @@ async function apiText(path) {
 
 // ---------------------------------------------------------------- formatting
 const nf = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const cf = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
+// Counts in a narrow column: 12,345, then 320K, 1.2M.
+function fmtCount(v) { return typeof v === 'number' && Math.abs(v) >= 100000 ? cf.format(v) : fmtNum(v); }
 function fmtNum(v) {
     if (v === null || v === undefined) return '';
     if (typeof v !== 'number') return String(v);
@@ -389,6 +392,51 @@ function applyToSummary(s, e) {
 }
 
 function runLabel(s) { return s.name || s.id; }
+// The metric a run is judged by: loss, else another *loss, else the first by name.
+function headlineMetric(metrics) {
+    const names = Object.keys(metrics || {}).sort();
+    if (!names.length) return null;
+    return names.includes('loss') ? 'loss' : names.find((n) => isLoss(n)) || names[0];
+}
+function lastMetricCell(s) {
+    const c = el('td', 'metric');
+    const name = headlineMetric(s.metrics);
+    if (name === null) return c;
+    const value = parseValue(s.metrics[name]);
+    c.append(el('span', 'muted', name + ' '), el('b', Number.isFinite(value) ? null : 'error-text', fmtNum(value === undefined ? s.metrics[name] : value)));
+    const all = Object.keys(s.metrics).sort();
+    c.title = all.slice(0, 30).map((n) => `${n} = ${fmtNum(parseValue(s.metrics[n]))}`).join('\n') + (all.length > 30 ? `\n… ${all.length - 30} more` : '');
+    return c;
+}
+// "4s ago", "3m ago", "2h ago"; older (or a clock ahead of this one) as a date.
+function fmtAgo(ts) {
+    const t = Date.parse(ts);
+    if (!Number.isFinite(t)) return '';
+    const d = (Date.now() - t) / 1000;
+    if (d < -60 || d >= 86400) return new Date(t).toLocaleDateString(undefined, { month: 'short', day: 'numeric' }) + ' ' + new Date(t).toLocaleTimeString(undefined, { hour12: false, hour: '2-digit', minute: '2-digit' });
+    if (d < 5) return 'just now';
+    if (d < 60) return `${Math.floor(d)}s ago`;
+    if (d < 3600) return `${Math.floor(d / 60)}m ago`;
+    return `${Math.floor(d / 3600)}h ${Math.floor((d % 3600) / 60)}m ago`;
+}
+// The optional columns (kind, epoch, step, ETA) give way when the pane is too narrow for all of
+// them, unless "All columns" is on (the table then scrolls sideways).
+let allColumns = localStorage.getItem('runwatch.allColumns') === '1';
+function fitRunColumns() {
+    const table = $('runs-table'), box = table.parentElement, button = $('runs-columns');
+    table.classList.toggle('all', allColumns);
+    table.classList.remove('compact');
+    const narrow = table.scrollWidth > box.clientWidth + 1 || matchMedia('(max-width: 900px)').matches;
+    table.classList.toggle('compact', narrow && !allColumns);
+    button.hidden = !narrow && !allColumns;
+    button.setAttribute('aria-pressed', String(allColumns));
+}
+$('runs-columns').addEventListener('click', () => {
+    allColumns = !allColumns;
+    try { localStorage.setItem('runwatch.allColumns', allColumns ? '1' : '0'); } catch (e) { /* private mode */ }
+    fitRunColumns();
+});
+new ResizeObserver(() => fitRunColumns()).observe($('runs-pane'));
 // A completed run that did not reach its total reads "stopped early" (still green: it ended normally).
 function statusBadge(s, early) {
     const badge = el('span', 'badge ' + (s.status || '') + (early ? ' early' : ''), early && s.status === 'completed' ? 'stopped early' : (s.status || '—'));
@@ -428,17 +476,22 @@ const renderRuns = throttle(() => {
         const early = stoppedEarly(s);
         const badge = statusBadge(s, early);
         const td = (content, cls) => { const c = el('td', cls); if (content instanceof Node) c.append(content); else c.textContent = content; return c; };
-        const name = td(runLabel(s));
+        const name = td(runLabel(s), 'name');
         name.title = s.id;
         const color = overlayColor(s.id);
         if (color) tr.style.setProperty('--run-color', color);
-        tr.append(td(box, 'cmp'), td(badge), name, td(s.kind || '', 'opt'), progressCell(s, early),
-                  td(s.current_epoch != null ? `${s.current_epoch}${s.total_epochs ? '/' + s.total_epochs : ''}` : '', 'opt'),
-                  td(s.current_step != null ? `${s.current_step}${s.total ? '/' + s.total : ''}` : ''),
-                  td(s.status === 'running' ? fmtDuration(etaLeft(s)) : '', 'opt'));
+        const step = td(s.current_step != null ? `${fmtCount(s.current_step)}${s.total ? '/' + fmtCount(s.total) : ''}` : '', 'opt num');
+        if (s.current_step != null) step.title = `step ${nf.format(s.current_step)}${s.total ? ' of ' + nf.format(s.total) : ''}`;
+        const updated = td(fmtAgo(s.updated_at), 'updated');
+        updated.title = s.updated_at ? new Date(s.updated_at).toLocaleString() : '';
+        tr.append(td(box, 'cmp'), td(badge, 'status'), name, td(s.kind || '', 'opt'), progressCell(s, early),
+                  td(s.current_epoch != null ? `${s.current_epoch}${s.total_epochs ? '/' + s.total_epochs : ''}` : '', 'opt num'),
+                  step, lastMetricCell(s), updated,
+                  td(s.status === 'running' ? fmtDuration(etaLeft(s)) : '', 'opt num'));
         rows.push(tr);
     }
     tbody.replaceChildren(...rows);
+    fitRunColumns();
     $('runs-empty').hidden = runs.size > 0;
     $('runs-empty').textContent = runs.size ? '' : 'No runs yet. Producers create a run with their first event.';
     renderRunFilter(ordered);
@@ -613,6 +666,15 @@ function onAnyEvent(e) {
     if (liveLog.length > LIVE_KEEP * 1.2) liveLog.splice(0, liveLog.length - LIVE_KEEP);
     noteType(e.type);
     scheduleLog();
+    const s = runs.get(e.run);
+    if (s) {
+        if (!s.updated_at || e.ts > s.updated_at) s.updated_at = e.ts;
+        if (e.type === 'metric' && e.data) {
+            const m = s.metrics || (s.metrics = {});
+            for (const [k, val] of metricEntries(e.data)) m[k] = val;
+        }
+        renderRuns();
+    }
     const o = overlays.get(e.run);
     if (o) onOverlayEvent(o, e);
 }
@@ -1764,7 +1826,7 @@ class Chart {
 setInterval(() => {
     if (view && view.summary) { renderHeader(); if (view.steps.size) renderSteps(); }
     for (const s of streams) if (s.state === 'reconnecting') { renderConn(); break; }
-    if ([...runs.values()].some((s) => s.status === 'running' && s.eta_s != null)) renderRuns();
+    renderRuns();   // ETA and "updated … ago" tick
 }, 1000);
 
 if (typeof uPlot === 'undefined') {
