@@ -163,6 +163,15 @@ try {
     await page.click(`#runs-table tr[data-run="${RUN}"] td:nth-child(3)`);
     await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null && window.__runwatch.state === 'live', RUN, 'the test run again');
 
+    // Rates carry units: the run's throughput in steps/s, events per second.
+    await publish(base, [{ run: RUN, type: 'metric', data: { step: 200, samples_per_second: 512 } }]);
+    await waitFor(page, () => /\d steps\/s/.test(document.getElementById('run-facts').textContent) && /\d events\/s/.test(document.getElementById('run-facts').textContent)
+        && /^\d[\d.,]* events\/s$/.test(document.getElementById('log-rate').textContent)
+        && !!document.querySelector('.chart[data-metrics=samples_per_second] h3 .unit'), null, 'rates with units', 5000);
+    assert.equal(await page.textContent('.chart[data-metrics=samples_per_second] h3 .unit'), 'samples/s');
+    assert.doesNotMatch(await page.textContent('#run-facts'), /\d\/s/, 'no rate without a unit');
+    log('rates:', await page.textContent('#run-facts'), '|', await page.textContent('#log-rate'));
+
     // Export CSV of one run: the server's wide table, a row per step, a column per metric, and the time.
     const csvOf = async (click) => {
         const [d] = await Promise.all([page.waitForEvent('download'), page.click(click)]);
@@ -171,7 +180,7 @@ try {
     const serverCsv = async (run, names) => (await (await fetch(`${base}/api/runs/${run}/metrics?format=csv${names ? '&names=' + names : ''}`)).text()).split('\n').filter((l) => l !== '');
     const one = await csvOf('#export-csv');
     assert.match(one.name, /\.csv$/);
-    assert.equal(one.lines[0], 'step,time,eval_loss,loss,lr');
+    assert.equal(one.lines[0], 'step,time,eval_loss,loss,lr,samples_per_second');
     assert.deepEqual(one.lines, await serverCsv(RUN), 'the export is the server\'s table of every step');
     assert.equal(one.lines.length, 1 + 201, 'one row per step 0..200');
     assert.equal(new Set(one.lines.map((l) => l.split(',')[0])).size, one.lines.length, 'each step once');
@@ -282,7 +291,7 @@ try {
     assert.deepEqual(both.lines, expectedCsv, 'the runs side by side, a row per step');
     assert.equal(both.lines[4], `3,${new Date(T0 + 7000).toISOString()},${7 / 8},${runLr.get(3).join(',')}`);
     const all = await csvOf('#export-csv');
-    assert.equal(all.lines[0], `step,${OTHER}:time,${OTHER}:loss,${OTHER}:lr,${RUN}:time,${RUN}:eval_loss,${RUN}:loss,${RUN}:lr`);
+    assert.equal(all.lines[0], `step,${OTHER}:time,${OTHER}:loss,${OTHER}:lr,${RUN}:time,${RUN}:eval_loss,${RUN}:loss,${RUN}:lr,${RUN}:samples_per_second`);
     assert.equal(all.lines.length, 1 + 301, 'every step of either run (web-test logged 0..300)');
     const [pngDownload] = await Promise.all([page.waitForEvent('download'), page.click('.chart[data-metrics=lr] button.png')]);
     assert.match(pngDownload.suggestedFilename(), /\.png$/);

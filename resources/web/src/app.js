@@ -147,6 +147,31 @@ function progressTitle(s) {
     if (c === null || t === null) return '';
     return `${nf.format(c)} of ${nf.format(t)} done` + (stoppedEarly(s) ? ' — the run ended before its total' : '');
 }
+// Events per second over the last ten seconds of arrivals.
+class RateMeter {
+    constructor(windowMs = 10000) { this.w = windowMs; this.t = []; this.since = performance.now(); }
+    note(n = 1) { const now = performance.now(); for (let i = 0; i < n; i++) this.t.push(now); if (this.t.length > 100000) this.t.splice(0, 50000); }
+    rate() {
+        const now = performance.now();
+        let i = 0;
+        while (i < this.t.length && this.t[i] < now - this.w) i++;
+        if (i) this.t.splice(0, i);
+        const span = Math.min(this.w, now - this.since) / 1000;
+        return span >= 1 ? this.t.length / span : null;
+    }
+}
+// A rate with its unit: "19.8 steps/s", "1,240 events/s".
+function fmtRate(r, unit) {
+    if (r === null || r === undefined || !Number.isFinite(r)) return '';
+    return `${fmtNum(r >= 100 ? Math.round(r) : r === 0 ? 0 : +r.toPrecision(3))} ${unit}/s`;
+}
+// What a run's progress counts: items of an evaluation, steps of anything else.
+const progressUnit = (s) => (s.kind === 'evaluation' ? 'items' : 'steps');
+// "samples_per_second" is in samples/s, "tokens_per_sec" in tokens/s.
+function metricUnit(name) {
+    const m = /^(?:.*\/)?([^/]+?)_(?:per_?(?:second|sec|s)|ps)$/i.exec(name);
+    return m ? m[1] + '/s' : '';
+}
 function num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : (typeof v === 'string' && v !== '' && Number.isFinite(+v) ? +v : null); }
 
 // Throttled rendering: at most one pass per animation frame and per `minMs`.
@@ -651,7 +676,9 @@ function noteLate(e, other) {
     if (e.seq <= logLastSeq && !(other && hasSeq(other, e.seq))) logNeedsFull = true;
 }
 
+const allRate = new RateMeter();
 function onAnyEvent(e) {
+    allRate.note();
     dbg.allSeqs.push(e.seq);
     if (dbg.allSeqs.length > 200000) dbg.allSeqs.splice(0, 100000);
     const n = liveLog.length;
@@ -830,7 +857,7 @@ async function openRun(id) {
     const v = view = {
         id, t0: performance.now(), summary: null, series: new Map(), steps: new Map(), log: [], types: new Set(),
         output: '', outputDropped: 0, charts: new Map(), sections: new Map(), currentStep: 0, dirtyCharts: new Set(), regroup: true,
-        checkFrom: 0, checkTo: 0, stream: null,
+        checkFrom: 0, checkTo: 0, stream: null, events: new RateMeter(),
     };
     dbg.run = id;
     dbg.seenSeqs = [];
@@ -934,6 +961,7 @@ function onRunEvent(v, e) {
     if (view !== v) return;
     dbg.seenSeqs.push(e.seq);
     if (dbg.seenSeqs.length > 200000) dbg.seenSeqs.splice(0, 100000);   // bounded on a page left open for days
+    v.events.note();
     const d = e.data || {};
     if (v.summary !== runs.get(v.id) && runs.get(v.id)) v.summary = runs.get(v.id);
     if (!runs.has(v.id)) { runs.set(v.id, v.summary); renderRuns(); }
@@ -1079,7 +1107,8 @@ function renderHeader() {
     const start = Date.parse(s.started_at);
     if (Number.isFinite(start)) add('elapsed', fmtDuration(((s.ended_at ? Date.parse(s.ended_at) : Date.now()) - start) / 1000));
     const rate = throughput(s);
-    if (rate !== null) add('', `${fmtNum(rate >= 100 ? Math.round(rate) : +rate.toPrecision(3))}/s`);
+    if (rate !== null) add('', fmtRate(rate, progressUnit(s)));
+    if (s.status === 'running' && v.events) add('', fmtRate(v.events.rate(), 'events'));
     if (s.result_count) add('results', `${s.result_count}${s.success_rate != null ? ` · ${(s.success_rate * 100).toFixed(1)} % ok` : ''}`);
     if (s.error_count) add('errors', String(s.error_count));
     const box = $('run-facts');
@@ -1596,6 +1625,8 @@ class Chart {
         this.root = el('div', 'chart' + (this.isLoss ? ' wide' : ''));
         const head = el('div', 'chart-head');
         this.head = el('h3', null, this.title);
+        this.unit = names.length === 1 ? metricUnit(names[0]) : '';
+        if (this.unit) this.head.append(el('span', 'unit', this.unit));
         this.warn = el('span', 'warn');
         this.head.append(this.warn);
         const tools = el('span', 'chart-tools');
@@ -1762,7 +1793,7 @@ class Chart {
         ctx.textAlign = 'center';
         ctx.textBaseline = 'middle';
         ctx.font = `600 ${13 * r}px sans-serif`;
-        ctx.fillText(this.head.textContent, c.width / 2, head / 2);
+        ctx.fillText([this.title + (this.unit ? ` (${this.unit})` : ''), this.warn.textContent].filter(Boolean).join('  '), c.width / 2, head / 2);
         ctx.drawImage(src, 0, head);
         ctx.font = `${12 * r}px sans-serif`;
         ctx.textAlign = 'left';
@@ -1827,6 +1858,8 @@ setInterval(() => {
     if (view && view.summary) { renderHeader(); if (view.steps.size) renderSteps(); }
     for (const s of streams) if (s.state === 'reconnecting') { renderConn(); break; }
     renderRuns();   // ETA and "updated … ago" tick
+    const r = allRate.rate();
+    $('log-rate').textContent = r === null ? '' : fmtRate(r, 'events');
 }, 1000);
 
 if (typeof uPlot === 'undefined') {
