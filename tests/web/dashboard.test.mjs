@@ -332,6 +332,46 @@ try {
     assert.equal(await page.textContent('.chart[data-metrics="train/grad/norm"] h3'), 'grad/norm');
     log('sections ok', JSON.stringify(await layout()));
 
+    // A run with more steps than its summary lists (1,000): the steps table pages through the
+    // server's steps endpoint, says so, and follows live step events.
+    const STEPS = 'web-steps';
+    const stepId = (i) => 's' + String(i).padStart(4, '0');
+    await publish(base, [{ run: STEPS, type: 'run_started', data: { name: 'many steps', kind: 'workflow' } }]);
+    for (let k = 0; k < 3; k++)
+        await publish(base, Array.from({ length: 500 }, (_, j) => ({ run: STEPS, type: 'step_completed', step: stepId(500 * k + j), data: { name: `step ${500 * k + j}` } })));
+    const stepRequests = [];
+    page.on('request', (req) => { if (req.url().includes(`/api/runs/${STEPS}/steps`)) stepRequests.push(new URL(req.url()).searchParams); });
+    await page.click(`#runs-table tr[data-run="${STEPS}"] td:nth-child(3)`);
+    await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null, STEPS, 'the run with many steps');
+    await page.click('.tabs button[data-tab=steps]');
+    const stepsShown = () => page.evaluate(() => ({
+        count: document.getElementById('steps-count').textContent,
+        rows: document.querySelectorAll('#steps-table tbody tr').length,
+        first: (document.querySelector('#steps-table tbody tr td') || {}).textContent,
+        range: document.getElementById('steps-range').textContent,
+        note: document.getElementById('steps-note').hidden ? '' : document.getElementById('steps-note').textContent,
+    }));
+    await waitFor(page, () => document.querySelectorAll('#steps-table tbody tr').length === 250, null, 'the first page of steps');
+    let paged = await stepsShown();
+    assert.equal(paged.count, '(1,500)', JSON.stringify(paged));
+    assert.deepEqual([paged.rows, paged.first, paged.range], [250, 'step 0', '1–250 of 1,500']);
+    assert.match(paged.note, /1,500 steps.*summary lists only the first 1,000/, 'the page says the summary was truncated');
+    assert.ok(stepRequests.length > 0 && stepRequests.every((q) => +q.get('limit') <= 10000), 'paged requests');
+    await page.click('#steps-pager button[data-page=next]');
+    await waitFor(page, () => document.getElementById('steps-range').textContent.startsWith('251'), null, 'the second page');
+    paged = await stepsShown();
+    assert.deepEqual([paged.rows, paged.first, paged.range], [250, 'step 250', '251–500 of 1,500']);
+    await page.click('#steps-pager button[data-page=last]');
+    await waitFor(page, () => document.getElementById('steps-range').textContent.startsWith('1,251'), null, 'the last page');
+    await publish(base, [{ run: STEPS, type: 'step_failed', step: stepId(1499), data: { message: 'boom' } },
+        { run: STEPS, type: 'step_started', step: 'extra', data: { name: 'one more' } }]);
+    await waitFor(page, () => document.getElementById('steps-count').textContent === '(1,501)'
+        && [...document.querySelectorAll('#steps-table tbody tr')].some((tr) => tr.textContent.includes('boom') && tr.querySelector('.badge.failed')),
+    null, 'live step events on the paged table');
+    assert.ok(stepRequests.every((q) => +q.get('limit') <= 250), 'never more than a page at once');
+    log('paged steps ok', JSON.stringify(await stepsShown()), stepRequests.length, 'page requests');
+    await page.click('.tabs button[data-tab=charts]');
+
     // The runs table at 1600×900: every column shown, the key ones not cut off; narrower, the optional
     // columns give way and "All columns" brings them back.
     await page.setViewportSize({ width: 1600, height: 900 });

@@ -11,6 +11,8 @@ const OUTPUT_KEEP = 500000;       // characters of token output kept
 const FULL_HISTORY_EVENTS = 20000; // runs with up to this many events load their whole event history
 const TAIL_SEQS = 5000;           // otherwise the log starts this many seqs before the run's last seq
 const TOKEN_KEY = 'runwatch.token';
+const STEPS_IN_SUMMARY = 1000;    // the run summary lists at most this many steps
+const STEPS_PAGE = 250;           // rows of a large step table fetched and shown at a time
 
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
@@ -829,6 +831,7 @@ function closeRun() {
         keepLog(view.log);
         if (view.stream) view.stream.stop();
         for (const c of view.charts.values()) c.destroy();
+        clearTimeout(view.stepsRefresh);
     }
     view = null;
     dbg.run = null;
@@ -891,6 +894,11 @@ async function openRun(id) {
         if (!known && summary.last_seq !== undefined) runs.set(id, v.summary);
         v.currentStep = num(summary.current_step) || 0;
         for (const st of summary.steps || []) v.steps.set(st.id, st);
+        // More steps than the summary lists: the table pages through them from the server.
+        const listed = (summary.steps || []).length;
+        v.stepTotal = Math.max(listed, num(summary.step_counts && summary.step_counts.total) || 0);
+        v.stepsTruncated = !!summary.steps_truncated || v.stepTotal > listed;
+        if (v.stepsTruncated || listed > STEPS_IN_SUMMARY) { v.steps.clear(); pageSteps(v, 0); }
 
         // History: each metric thinned to MAX_POINTS by the server, plus the tail of the event log.
         const names = summary.last_seq !== undefined ? (await api(`/api/runs/${enc(id)}/metrics`)).data : [];
@@ -1049,8 +1057,37 @@ function decimate(s, target) {
     s.x = keep.map((i) => s.x[i]); s.y = keep.map((i) => s.y[i]); s.ts = keep.map((i) => s.ts[i]);
 }
 
+// One page of the run's steps from GET /api/runs/{run}/steps (the newest answer wins).
+async function loadStepPage(v, offset) {
+    const req = v.stepsReq = (v.stepsReq || 0) + 1;
+    try {
+        const { data } = await api(`/api/runs/${enc(v.id)}/steps?offset=${offset}&limit=${STEPS_PAGE}`);
+        if (view !== v || req !== v.stepsReq) return;
+        v.stepTotal = data.total;
+        // Past the end (steps gone, e.g. the run restarted): the last page.
+        if (offset > 0 && offset >= data.total) { loadStepPage(v, Math.max(0, Math.floor((data.total - 1) / STEPS_PAGE) * STEPS_PAGE)); return; }
+        v.stepOffset = data.offset;
+        v.steps = new Map(data.steps.map((st) => [st.id, st]));
+        renderSteps();
+    } catch (e) {
+        if (view === v) failed(e, 'Could not load the steps');
+    }
+}
+function pageSteps(v, offset) {
+    v.paged = true;
+    v.stepOffset = offset;
+    loadStepPage(v, offset);
+}
+// A step that is not on the page shown: the page (and the count) are fetched again, at most once a second.
+function refreshStepPage(v) {
+    if (v.stepsRefresh) return;
+    v.stepsRefresh = setTimeout(() => { v.stepsRefresh = null; if (view === v) loadStepPage(v, v.stepOffset || 0); }, 1000);
+}
+
 function onStep(v, e, d) {
     const id = e.step;
+    if (v.paged && !v.steps.has(id)) { refreshStepPage(v); return; }
+    if (!v.paged && !v.steps.has(id)) v.stepTotal = (v.stepTotal || 0) + 1;
     const st = v.steps.get(id) || { id, name: null, status: 'pending', progress: null, message: null, result: null, started_at: null, ended_at: null };
     if (d.name !== undefined) st.name = d.name;
     if (d.message !== undefined) st.message = d.message;
@@ -1063,6 +1100,8 @@ function onStep(v, e, d) {
     if (st.started_at && st.ended_at) st.duration_s = (Date.parse(st.ended_at) - Date.parse(st.started_at)) / 1000;
     v.steps.set(id, st);
     v.stepsDirty = true;
+    // Grown past what one table should hold: page it from the server from now on.
+    if (!v.paged && v.steps.size > STEPS_IN_SUMMARY) pageSteps(v, 0);
 }
 
 // ---------------------------------------------------------------- rendering the run
@@ -1153,8 +1192,24 @@ function renderSteps() {
         rows.push(tr);
     }
     $('steps-table').tBodies[0].replaceChildren(...rows);
-    $('steps-empty').hidden = rows.length > 0;
-    $('steps-count').textContent = rows.length ? `(${rows.length})` : '';
+    const total = v.paged ? v.stepTotal || 0 : rows.length;
+    $('steps-empty').hidden = rows.length > 0 || total > 0;
+    $('steps-count').textContent = total ? `(${nf.format(total)})` : '';
+    const note = $('steps-note');
+    note.hidden = !v.paged;
+    note.textContent = !v.paged ? '' : v.stepsTruncated
+        ? `This run has ${nf.format(total)} steps; its summary lists only the first ${nf.format(STEPS_IN_SUMMARY)}. The table shows all of them, ${STEPS_PAGE} at a time.`
+        : `This run has ${nf.format(total)} steps; the table shows them ${STEPS_PAGE} at a time.`;
+    const pager = $('steps-pager');
+    pager.hidden = !v.paged;
+    if (v.paged) {
+        const from = v.stepOffset || 0;
+        $('steps-range').textContent = rows.length ? `${nf.format(from + 1)}–${nf.format(from + rows.length)} of ${nf.format(total)}` : `0 of ${nf.format(total)}`;
+        for (const b of pager.querySelectorAll('button')) {
+            const back = b.dataset.page === 'first' || b.dataset.page === 'prev';
+            b.disabled = back ? from <= 0 : from + STEPS_PAGE >= total;
+        }
+    }
 }
 
 function renderConfig() {
@@ -1176,6 +1231,16 @@ function renderOutput() {
     note.textContent = v.outputDropped ? `${nf.format(v.outputDropped)} earlier characters are not shown.` : '';
     if (atEnd) pre.scrollTop = pre.scrollHeight;
 }
+
+$('steps-pager').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-page]');
+    const v = view;
+    if (!b || !v || !v.paged) return;
+    const last = Math.max(0, Math.floor(((v.stepTotal || 0) - 1) / STEPS_PAGE) * STEPS_PAGE);
+    const at = v.stepOffset || 0;
+    const to = { first: 0, prev: Math.max(0, at - STEPS_PAGE), next: Math.min(last, at + STEPS_PAGE), last }[b.dataset.page];
+    if (to !== undefined && to !== at) pageSteps(v, to);
+});
 
 // ---------------------------------------------------------------- event log
 // Every run's live events (liveLog, from the "*" stream) merged with the open run's history and
