@@ -466,7 +466,8 @@ $('runs-columns').addEventListener('click', () => {
 new ResizeObserver(() => fitRunColumns()).observe($('runs-pane'));
 // A completed run that did not reach its total reads "stopped early" (still green: it ended normally).
 function statusBadge(s, early) {
-    const badge = el('span', 'badge ' + (s.status || '') + (early ? ' early' : ''), early && s.status === 'completed' ? 'stopped early' : (s.status || '—'));
+    const shortOf = early && s.status === 'completed';   // failed and cancelled say so themselves
+    const badge = el('span', 'badge ' + (s.status || '') + (shortOf ? ' early' : ''), shortOf ? 'stopped early' : (s.status || '—'));
     const why = [s.status_message, early ? `${s.status}: ${progressTitle(s)}` : ''].filter(Boolean).join(' · ');
     if (why) badge.title = why;
     return badge;
@@ -1690,6 +1691,7 @@ class Chart {
         this.root = el('div', 'chart' + (this.isLoss ? ' wide' : ''));
         const head = el('div', 'chart-head');
         this.head = el('h3', null, this.title);
+        this.head.title = names.join(', ');
         this.unit = names.length === 1 ? metricUnit(names[0]) : '';
         if (this.unit) this.head.append(el('span', 'unit', this.unit));
         this.warn = el('span', 'warn');
