@@ -23,6 +23,7 @@ const screenshot = resolve(process.env.RUNWATCH_WEB_SCREENSHOT || 'web-dashboard
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const RUN = 'web-test';
 const OTHER = 'web-other';
+const EARLY = 'web-early';
 
 const log = (...a) => console.log(`[${(performance.now() / 1000).toFixed(2)}s]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -132,6 +133,59 @@ try {
     log('live metric applied after', Math.round(performance.now() - tMetric), 'ms');
     assert.deepEqual(consoleErrors, [], 'no console errors while loading and running');
 
+    // Progress stays true after the end: 320,000 of 1,000,000 done, then completed, reads 32 % and
+    // "stopped early", never 100 %; once from the REST summary, once from live events.
+    const earlyRun = async (run, name) => publish(base, [
+        { run, type: 'run_started', data: { name, kind: 'training', total_steps: 1000000 } },
+        { run, type: 'progress', data: { completed: 320000, total: 1000000 } },
+        { run, type: 'run_completed', data: {} }]);
+    const rowProgress = (run) => page.evaluate((r) => {
+        const tr = document.querySelector(`#runs-table tr[data-run="${r}"]`);
+        return tr && { label: tr.querySelector('.bar .label').textContent, status: tr.querySelector('.badge').textContent, text: tr.textContent };
+    }, run);
+    await earlyRun(EARLY, 'stopped at 32');   // published while the page is open: live path
+    await waitFor(page, (r) => { const tr = document.querySelector(`#runs-table tr[data-run="${r}"]`); return tr && tr.querySelector('.badge').textContent !== 'running'; },
+        EARLY, 'the live run to end');
+    let early = await rowProgress(EARLY);
+    assert.equal(early.label, '32 %', `live: the runs table shows 32 % (${early.text})`);
+    assert.equal(early.status, 'stopped early');
+    assert.ok(!early.text.includes('100 %'), 'never 100 %');
+    await page.reload({ waitUntil: 'load' });   // the same run from the REST summary
+    await waitFor(page, (r) => !!document.querySelector(`#runs-table tr[data-run="${r}"]`), EARLY, 'the runs after a reload');
+    early = await rowProgress(EARLY);
+    assert.deepEqual([early.label, early.status], ['32 %', 'stopped early'], 'from the summary: 32 %, stopped early');
+    await page.click(`#runs-table tr[data-run="${EARLY}"] td:nth-child(3)`);
+    await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null, EARLY, 'the stopped run opened');
+    assert.equal(await page.textContent('#run-progress .label'), '32 %', 'the run view shows 32 %');
+    assert.equal(await page.textContent('#run-status'), 'completed');
+    assert.ok(await page.isVisible('#run-early'), 'the run view says "stopped early"');
+    log('stopped early ok:', JSON.stringify(early));
+    await page.click(`#runs-table tr[data-run="${RUN}"] td:nth-child(3)`);
+    await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null && window.__runwatch.state === 'live', RUN, 'the test run again');
+
+    // Rates carry units: the run's throughput in steps/s, events per second.
+    await publish(base, [{ run: RUN, type: 'metric', data: { step: 200, samples_per_second: 512 } }]);
+    await waitFor(page, () => /\d steps\/s/.test(document.getElementById('run-facts').textContent) && /\d events\/s/.test(document.getElementById('run-facts').textContent)
+        && /^\d[\d.,]* events\/s$/.test(document.getElementById('log-rate').textContent)
+        && !!document.querySelector('.chart[data-metrics=samples_per_second] h3 .unit'), null, 'rates with units', 5000);
+    assert.equal(await page.textContent('.chart[data-metrics=samples_per_second] h3 .unit'), 'samples/s');
+    assert.doesNotMatch(await page.textContent('#run-facts'), /\d\/s/, 'no rate without a unit');
+    log('rates:', await page.textContent('#run-facts'), '|', await page.textContent('#log-rate'));
+
+    // Export CSV of one run: the server's wide table, a row per step, a column per metric, and the time.
+    const csvOf = async (click) => {
+        const [d] = await Promise.all([page.waitForEvent('download'), page.click(click)]);
+        return { name: d.suggestedFilename(), lines: readFileSync(await d.path(), 'utf8').split('\r\n').filter((l) => l !== '') };
+    };
+    const serverCsv = async (run, names) => (await (await fetch(`${base}/api/runs/${run}/metrics?format=csv${names ? '&names=' + names : ''}`)).text()).split('\n').filter((l) => l !== '');
+    const one = await csvOf('#export-csv');
+    assert.match(one.name, /\.csv$/);
+    assert.equal(one.lines[0], 'step,time,eval_loss,loss,lr,samples_per_second');
+    assert.deepEqual(one.lines, await serverCsv(RUN), 'the export is the server\'s table of every step');
+    assert.equal(one.lines.length, 1 + 201, 'one row per step 0..200');
+    assert.equal(new Set(one.lines.map((l) => l.split(',')[0])).size, one.lines.length, 'each step once');
+    log('one-run CSV ok:', one.lines[1]);
+
     // Restart the server on the same port and data dir: the page must resume without gaps or duplicates.
     const before = await publish(base, Array.from({ length: 50 }, (_, i) => ({ run: RUN, type: 'metric', data: { step: 201 + i, loss: 0.1 } })));
     await waitFor(page, (s) => window.__runwatch.seenSeqs.includes(s), before[before.length - 1], 'the events before the restart');
@@ -226,29 +280,129 @@ try {
     await waitFor(page, () => window.__runwatch.chartInfo().some((c) => c.title === 'lr' && c.runs.length === 2), null, 'the overlay again');
     log('overlay ok', JSON.stringify(await lrChart()));
 
-    // Export: CSV (run, metric, step, value, ts) with the points of both runs; PNG of the canvas.
-    const [csvDownload] = await Promise.all([page.waitForEvent('download'), page.click('.chart[data-metrics=lr] button.csv')]);
-    assert.match(csvDownload.suggestedFilename(), /\.csv$/);
-    const csv = readFileSync(await csvDownload.path(), 'utf8').trim().split(/\r?\n/);
-    assert.equal(csv[0], 'run,metric,step,value,ts');
-    const otherRows = csv.filter((l) => l.startsWith(OTHER + ','));
-    assert.equal(otherRows.length, 10);
-    assert.equal(otherRows[3], `${OTHER},lr,3,${7 / 8},${new Date(T0 + 7000).toISOString()}`);
-    const lrPoints = (await (await fetch(`${base}/api/runs/${RUN}/metrics/lr`)).json()).points;
-    const runRows = csv.filter((l) => l.startsWith(RUN + ','));
-    assert.equal(runRows.length, lrPoints.length, 'every lr point of web-test');
-    assert.equal(runRows[0], `${RUN},lr,${lrPoints[0][0]},${lrPoints[0][1]},${new Date(lrPoints[0][2]).toISOString()}`);
-    assert.equal(csv.length, 1 + 10 + lrPoints.length);
+    // Export of an overlay: one row per step of either run, step,<run>:time,<run>:<metric>.
+    const both = await csvOf('.chart[data-metrics=lr] button.csv');
+    assert.match(both.name, /\.csv$/);
+    assert.equal(both.lines[0], `step,${OTHER}:time,${OTHER}:lr,${RUN}:time,${RUN}:lr`);
+    const table = (lines) => new Map(lines.slice(1).map((l) => { const f = l.split(','); return [+f[0], f.slice(1)]; }));
+    const otherLr = table(await serverCsv(OTHER, 'lr')), runLr = table(await serverCsv(RUN, 'lr'));
+    const steps = [...new Set([...otherLr.keys(), ...runLr.keys()])].sort((x, y) => x - y);
+    const expectedCsv = [both.lines[0], ...steps.map((st) => [st, ...(otherLr.get(st) || ['', '']), ...(runLr.get(st) || ['', ''])].join(','))];
+    assert.deepEqual(both.lines, expectedCsv, 'the runs side by side, a row per step');
+    assert.equal(both.lines[4], `3,${new Date(T0 + 7000).toISOString()},${7 / 8},${runLr.get(3).join(',')}`);
+    const all = await csvOf('#export-csv');
+    assert.equal(all.lines[0], `step,${OTHER}:time,${OTHER}:loss,${OTHER}:lr,${RUN}:time,${RUN}:eval_loss,${RUN}:loss,${RUN}:lr,${RUN}:samples_per_second`);
+    assert.equal(all.lines.length, 1 + 301, 'every step of either run (web-test logged 0..300)');
     const [pngDownload] = await Promise.all([page.waitForEvent('download'), page.click('.chart[data-metrics=lr] button.png')]);
     assert.match(pngDownload.suggestedFilename(), /\.png$/);
     const png = readFileSync(await pngDownload.path());
     assert.ok(png.length > 1000 && png.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])), 'a PNG file');
-    log(`export ok: ${csv.length - 1} CSV rows, PNG ${png.length} bytes`);
+    log(`export ok: ${both.lines.length - 1} CSV rows, PNG ${png.length} bytes`);
 
     await page.click('.tabs button[data-tab=charts]');
     await sleep(300);
     await page.screenshot({ path: screenshot });
     log('screenshot', screenshot);
+    // Sections: "train/loss" and "train/acc" (nested metrics, flattened to slash names) under a
+    // collapsible "train"; names without a prefix as before; live nested metrics find their chart.
+    const GROUPS = 'web-groups';
+    await publish(base, [{ run: GROUPS, type: 'run_started', data: { name: 'grouped', kind: 'training' } },
+        ...Array.from({ length: 30 }, (_, i) => ({ run: GROUPS, type: 'metric',
+            data: { step: i, loss: 1 / (i + 1), train: { loss: 2 / (i + 1), acc: i / 30 }, 'eval/acc': i / 40 } }))]);
+    await page.click(`#runs-table tr[data-run="${RUN}"] td.cmp input`);   // no overlay
+    await waitFor(page, () => window.__runwatch.overlay.length === 0, null, 'the overlay removed');
+    await page.click(`#runs-table tr[data-run="${GROUPS}"] td:nth-child(3)`);
+    await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null && window.__runwatch.charts >= 4, GROUPS, 'the grouped run\'s charts');
+    const layout = () => page.evaluate(() => ({
+        top: [...document.querySelectorAll('#charts > .chart')].map((c) => c.dataset.metrics),
+        sections: [...document.querySelectorAll('#charts > details.chart-section')].map((d) => ({
+            name: d.dataset.section, open: d.open, charts: [...d.querySelectorAll('.chart')].map((c) => [c.dataset.metrics, c.querySelector('h3').firstChild.textContent]) })),
+    }));
+    let groupsShown = await layout();
+    assert.deepEqual(groupsShown, { top: ['loss'], sections: [
+        { name: 'eval', open: true, charts: [['eval/acc', 'acc']] },
+        { name: 'train', open: true, charts: [['train/loss', 'loss'], ['train/acc', 'acc']] }] }, JSON.stringify(groupsShown));
+    await page.click('#charts details[data-section=train] > summary');
+    assert.equal(await page.isVisible('.chart[data-metrics="train/acc"]'), false, 'a closed section hides its charts');
+    await publish(base, [{ run: GROUPS, type: 'metric', data: { step: 30, train: { acc: 1, grad: { norm: 0.5 } } } }]);
+    await waitFor(page, () => !!document.querySelector('details[data-section=train] .chart[data-metrics="train/grad/norm"]'), null, 'the live nested metric in its section');
+    await page.click('#charts details[data-section=train] > summary');
+    await waitFor(page, () => window.__runwatch.chartInfo().some((c) => c.metrics[0] === 'train/acc' && c.xMax === 30), null, 'the opened section drawn up to date');
+    assert.ok(await page.isVisible('.chart[data-metrics="train/acc"] canvas'), 'an opened section shows its charts');
+    assert.equal(await page.textContent('.chart[data-metrics="train/grad/norm"] h3'), 'grad/norm');
+    log('sections ok', JSON.stringify(await layout()));
+
+    // A run with more steps than its summary lists (1,000): the steps table pages through the
+    // server's steps endpoint, says so, and follows live step events.
+    const STEPS = 'web-steps';
+    const stepId = (i) => 's' + String(i).padStart(4, '0');
+    await publish(base, [{ run: STEPS, type: 'run_started', data: { name: 'many steps', kind: 'workflow' } }]);
+    for (let k = 0; k < 3; k++)
+        await publish(base, Array.from({ length: 500 }, (_, j) => ({ run: STEPS, type: 'step_completed', step: stepId(500 * k + j), data: { name: `step ${500 * k + j}` } })));
+    const stepRequests = [];
+    page.on('request', (req) => { if (req.url().includes(`/api/runs/${STEPS}/steps`)) stepRequests.push(new URL(req.url()).searchParams); });
+    await page.click(`#runs-table tr[data-run="${STEPS}"] td:nth-child(3)`);
+    await waitFor(page, (r) => window.__runwatch.run === r && window.__runwatch.openedMs !== null, STEPS, 'the run with many steps');
+    await page.click('.tabs button[data-tab=steps]');
+    const stepsShown = () => page.evaluate(() => ({
+        count: document.getElementById('steps-count').textContent,
+        rows: document.querySelectorAll('#steps-table tbody tr').length,
+        first: (document.querySelector('#steps-table tbody tr td') || {}).textContent,
+        range: document.getElementById('steps-range').textContent,
+        note: document.getElementById('steps-note').hidden ? '' : document.getElementById('steps-note').textContent,
+    }));
+    await waitFor(page, () => document.querySelectorAll('#steps-table tbody tr').length === 250, null, 'the first page of steps');
+    let paged = await stepsShown();
+    assert.equal(paged.count, '(1,500)', JSON.stringify(paged));
+    assert.deepEqual([paged.rows, paged.first, paged.range], [250, 'step 0', '1–250 of 1,500']);
+    assert.match(paged.note, /1,500 steps.*summary lists only the first 1,000/, 'the page says the summary was truncated');
+    assert.ok(stepRequests.length > 0 && stepRequests.every((q) => +q.get('limit') <= 10000), 'paged requests');
+    await page.click('#steps-pager button[data-page=next]');
+    await waitFor(page, () => document.getElementById('steps-range').textContent.startsWith('251'), null, 'the second page');
+    paged = await stepsShown();
+    assert.deepEqual([paged.rows, paged.first, paged.range], [250, 'step 250', '251–500 of 1,500']);
+    await page.click('#steps-pager button[data-page=last]');
+    await waitFor(page, () => document.getElementById('steps-range').textContent.startsWith('1,251'), null, 'the last page');
+    await publish(base, [{ run: STEPS, type: 'step_failed', step: stepId(1499), data: { message: 'boom' } },
+        { run: STEPS, type: 'step_started', step: 'extra', data: { name: 'one more' } }]);
+    await waitFor(page, () => document.getElementById('steps-count').textContent === '(1,501)'
+        && [...document.querySelectorAll('#steps-table tbody tr')].some((tr) => tr.textContent.includes('boom') && tr.querySelector('.badge.failed')),
+    null, 'live step events on the paged table');
+    assert.ok(stepRequests.every((q) => +q.get('limit') <= 250), 'never more than a page at once');
+    log('paged steps ok', JSON.stringify(await stepsShown()), stepRequests.length, 'page requests');
+    await page.click('.tabs button[data-tab=charts]');
+
+    // The runs table at 1600×900: every column shown, the key ones not cut off; narrower, the optional
+    // columns give way and "All columns" brings them back.
+    await page.setViewportSize({ width: 1600, height: 900 });
+    const columns = () => page.evaluate(() => {
+        const t = document.getElementById('runs-table');
+        const heads = [...t.tHead.rows[0].cells].map((c) => c.textContent);
+        const shown = [...t.tHead.rows[0].cells].filter((c) => c.offsetWidth > 0).map((c) => c.textContent);
+        const key = ['status', 'name', 'progress', 'metric', 'updated'];
+        const cut = [...t.tBodies[0].querySelectorAll('td')].filter((c) => key.some((k) => c.classList.contains(k)) && c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent);
+        return { heads, shown, cut, fits: t.scrollWidth <= t.parentElement.clientWidth + 1, toggle: !document.getElementById('runs-columns').hidden };
+    });
+    await waitFor(page, () => [...document.querySelectorAll('#runs-table td.metric')].some((c) => c.textContent === 'loss 0.08'), null, 'the latest loss in the runs table');
+    let cols = await columns();
+    assert.deepEqual(cols.heads, ['Compare', 'Status', 'Name', 'Kind', 'Progress', 'Epoch', 'Step', 'Last metric', 'Updated', 'ETA']);
+    assert.deepEqual(cols.shown, cols.heads, `at 1600 px every column shows: ${JSON.stringify(cols)}`);
+    assert.ok(cols.fits, 'and fits without scrolling sideways');
+    assert.deepEqual(cols.cut, [], 'no key cell is cut off');
+    assert.equal(cols.toggle, false, 'no "All columns" needed');
+    const updatedText = await page.textContent(`#runs-table tr[data-run="${RUN}"] td.updated`);
+    assert.match(updatedText, /ago|just now/, 'when the run last changed');
+    await page.setViewportSize({ width: 1000, height: 800 });
+    await waitFor(page, () => !document.getElementById('runs-columns').hidden, null, 'the "All columns" toggle at 1000 px');
+    cols = await columns();
+    assert.ok(['Status', 'Name', 'Progress', 'Last metric', 'Updated'].every((h) => cols.shown.includes(h)) && !cols.shown.includes('Kind'), JSON.stringify(cols));
+    await page.click('#runs-columns');
+    cols = await columns();
+    assert.deepEqual(cols.shown, cols.heads, 'All columns shows them all');
+    await page.click('#runs-columns');
+    await page.setViewportSize({ width: 1500, height: 950 });
+    log('runs table columns ok at 1600 px; at 1000 px:', JSON.stringify(cols.shown));
+
     // Auth: a server with a token; the page asks for it, says when it is wrong, accepts ?token=.
     const authDir = mkdtempSync(join(tmpdir(), 'runwatch-web-auth-'));
     const authServer = await startServer(authDir, 0, ['--token', 'right-token']);

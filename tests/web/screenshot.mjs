@@ -6,7 +6,7 @@ const { chromium } = require('playwright-core');
 const [url, prefix = 'shot', hash = ''] = process.argv.slice(2);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-for (const [name, viewport, mobile] of [['wide', { width: 1500, height: 900 }, false], ['phone', { width: 390, height: 844 }, true]]) {
+for (const [name, viewport, mobile] of [['wide', { width: 1600, height: 900 }, false], ['phone', { width: 390, height: 844 }, true]]) {
     const page = await browser.newPage({ viewport, isMobile: mobile, deviceScaleFactor: mobile ? 2 : 1 });
     page.on('console', (m) => console.log(name, m.type(), m.text()));
     page.on('pageerror', (e) => console.log(name, 'pageerror', e.message));

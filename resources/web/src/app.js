@@ -11,6 +11,8 @@ const OUTPUT_KEEP = 500000;       // characters of token output kept
 const FULL_HISTORY_EVENTS = 20000; // runs with up to this many events load their whole event history
 const TAIL_SEQS = 5000;           // otherwise the log starts this many seqs before the run's last seq
 const TOKEN_KEY = 'runwatch.token';
+const STEPS_IN_SUMMARY = 1000;    // the run summary lists at most this many steps
+const STEPS_PAGE = 250;           // rows of a large step table fetched and shown at a time
 
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
@@ -52,8 +54,25 @@ async function api(path) {
     return { data: body, headers: r.headers };
 }
 
+// The body as text (the CSV endpoints), with the same errors as api().
+async function apiText(path) {
+    const headers = token ? { Authorization: 'Bearer ' + token } : {};
+    const r = await fetch(path, { headers, cache: 'no-store' });
+    const text = await r.text();
+    if (r.ok) return text;
+    let body = null;
+    try { body = JSON.parse(text); } catch (e) { body = null; }
+    if (r.status === 401) throw new AuthError((body && body.error && body.error.code) || 'AUTH_REQUIRED');
+    const err = new Error((body && body.error && body.error.message) || `${r.status} ${r.statusText}`);
+    err.status = r.status;
+    throw err;
+}
+
 // ---------------------------------------------------------------- formatting
 const nf = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+const cf = new Intl.NumberFormat(undefined, { notation: 'compact', maximumFractionDigits: 1 });
+// Counts in a narrow column: 12,345, then 320K, 1.2M.
+function fmtCount(v) { return typeof v === 'number' && Math.abs(v) >= 100000 ? cf.format(v) : fmtNum(v); }
 function fmtNum(v) {
     if (v === null || v === undefined) return '';
     if (typeof v !== 'number') return String(v);
@@ -97,18 +116,63 @@ function el(tag, cls, text) {
     if (text !== undefined) e.textContent = text;
     return e;
 }
-function setBar(bar, fraction, status) {
+// A percentage that never rounds up to 100 before the end: 32 %, 32.5 %, 99.9 %.
+function fmtPct(f) {
+    const p = Math.floor(f * 1000) / 10;
+    return (Number.isInteger(p) ? String(p) : p.toFixed(1)) + ' %';
+}
+const FINISHED = new Set(['completed', 'failed', 'cancelled']);
+// A run that ended with less done than its total (the server says so; live events are worked out here).
+function stoppedEarly(s) {
+    if (!s || !FINISHED.has(s.status)) return false;
+    if (s.stopped_early === true) return true;
+    const c = num(s.completed), t = num(s.total);
+    return c !== null && t !== null && t > 0 && c < t;
+}
+function setBar(bar, fraction, status, early) {
     const f = fraction === null || fraction === undefined || !Number.isFinite(fraction) ? null : Math.max(0, Math.min(1, fraction));
     bar.querySelector('.fill').style.width = f === null ? '0' : (f * 100).toFixed(1) + '%';
-    bar.querySelector('.label').textContent = f === null ? '' : (f * 100).toFixed(1) + ' %';
-    bar.classList.toggle('completed', status === 'completed');
+    bar.querySelector('.label').textContent = f === null ? '' : fmtPct(f);
+    bar.classList.toggle('completed', status === 'completed' && !early);
+    bar.classList.toggle('stopped', status === 'completed' && !!early);
     bar.classList.toggle('failed', status === 'failed');
 }
-function makeBar(fraction, status) {
+function makeBar(fraction, status, early) {
     const bar = el('div', 'bar');
     bar.append(el('div', 'fill'), el('span', 'label'));
-    setBar(bar, fraction, status);
+    setBar(bar, fraction, status, early);
     return bar;
+}
+// "320,000 of 1,000,000 done": what a progress bar stands for, for its tooltip.
+function progressTitle(s) {
+    const c = num(s.completed), t = num(s.total);
+    if (c === null || t === null) return '';
+    return `${nf.format(c)} of ${nf.format(t)} done` + (stoppedEarly(s) ? ' — the run ended before its total' : '');
+}
+// Events per second over the last ten seconds of arrivals.
+class RateMeter {
+    constructor(windowMs = 10000) { this.w = windowMs; this.t = []; this.since = performance.now(); }
+    note(n = 1) { const now = performance.now(); for (let i = 0; i < n; i++) this.t.push(now); if (this.t.length > 100000) this.t.splice(0, 50000); }
+    rate() {
+        const now = performance.now();
+        let i = 0;
+        while (i < this.t.length && this.t[i] < now - this.w) i++;
+        if (i) this.t.splice(0, i);
+        const span = Math.min(this.w, now - this.since) / 1000;
+        return span >= 1 ? this.t.length / span : null;
+    }
+}
+// A rate with its unit: "19.8 steps/s", "1,240 events/s".
+function fmtRate(r, unit) {
+    if (r === null || r === undefined || !Number.isFinite(r)) return '';
+    return `${fmtNum(r >= 100 ? Math.round(r) : r === 0 ? 0 : +r.toPrecision(3))} ${unit}/s`;
+}
+// What a run's progress counts: items of an evaluation, steps of anything else.
+const progressUnit = (s) => (s.kind === 'evaluation' ? 'items' : 'steps');
+// "samples_per_second" is in samples/s, "tokens_per_sec" in tokens/s.
+function metricUnit(name) {
+    const m = /^(?:.*\/)?([^/]+?)_(?:per_?(?:second|sec|s)|ps)$/i.exec(name);
+    return m ? m[1] + '/s' : '';
 }
 function num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : (typeof v === 'string' && v !== '' && Number.isFinite(+v) ? +v : null); }
 
@@ -318,6 +382,7 @@ function applyToSummary(s, e) {
         break;
     case 'run_status':
         s.status = d.status;
+        s.stopped_early = null;
         s.status_message = d.message === undefined ? null : d.message;
         break;
     case 'progress': {
@@ -337,11 +402,13 @@ function applyToSummary(s, e) {
     case 'run_completed':
         s.status = 'completed';
         s.ended_at = e.ts;
+        s.stopped_early = null;   // worked out from completed and total (stoppedEarly)
         if (d.summary !== undefined) s.summary = d.summary;
         break;
     case 'run_failed':
         s.status = 'failed';
         s.ended_at = e.ts;
+        s.stopped_early = null;
         if (d.message !== undefined) s.last_error = d.message;
         break;
     case 'error':
@@ -352,6 +419,66 @@ function applyToSummary(s, e) {
 }
 
 function runLabel(s) { return s.name || s.id; }
+// The metric a run is judged by: loss, else another *loss, else the first by name.
+function headlineMetric(metrics) {
+    const names = Object.keys(metrics || {}).sort();
+    if (!names.length) return null;
+    return names.includes('loss') ? 'loss' : names.find((n) => isLoss(n)) || names[0];
+}
+function lastMetricCell(s) {
+    const c = el('td', 'metric');
+    const name = headlineMetric(s.metrics);
+    if (name === null) return c;
+    const value = parseValue(s.metrics[name]);
+    c.append(el('span', 'muted', name + ' '), el('b', Number.isFinite(value) ? null : 'error-text', fmtNum(value === undefined ? s.metrics[name] : value)));
+    const all = Object.keys(s.metrics).sort();
+    c.title = all.slice(0, 30).map((n) => `${n} = ${fmtNum(parseValue(s.metrics[n]))}`).join('\n') + (all.length > 30 ? `\n… ${all.length - 30} more` : '');
+    return c;
+}
+// "4s ago", "3m ago", "2h ago"; older (or a clock ahead of this one) as a date.
+function fmtAgo(ts) {
+    const t = Date.parse(ts);
+    if (!Number.isFinite(t)) return '';
+    const d = (Date.now() - t) / 1000;
+    if (d < -60 || d >= 86400) return new Date(t).toLocaleDateString(undefined, { month: 'short', day: 'numeric' }) + ' ' + new Date(t).toLocaleTimeString(undefined, { hour12: false, hour: '2-digit', minute: '2-digit' });
+    if (d < 5) return 'just now';
+    if (d < 60) return `${Math.floor(d)}s ago`;
+    if (d < 3600) return `${Math.floor(d / 60)}m ago`;
+    return `${Math.floor(d / 3600)}h ${Math.floor((d % 3600) / 60)}m ago`;
+}
+// The optional columns (kind, epoch, step, ETA) give way when the pane is too narrow for all of
+// them, unless "All columns" is on (the table then scrolls sideways).
+let allColumns = localStorage.getItem('runwatch.allColumns') === '1';
+function fitRunColumns() {
+    const table = $('runs-table'), box = table.parentElement, button = $('runs-columns');
+    table.classList.toggle('all', allColumns);
+    table.classList.remove('compact');
+    const narrow = table.scrollWidth > box.clientWidth + 1 || matchMedia('(max-width: 900px)').matches;
+    table.classList.toggle('compact', narrow && !allColumns);
+    button.hidden = !narrow && !allColumns;
+    button.setAttribute('aria-pressed', String(allColumns));
+}
+$('runs-columns').addEventListener('click', () => {
+    allColumns = !allColumns;
+    try { localStorage.setItem('runwatch.allColumns', allColumns ? '1' : '0'); } catch (e) { /* private mode */ }
+    fitRunColumns();
+});
+new ResizeObserver(() => fitRunColumns()).observe($('runs-pane'));
+// A completed run that did not reach its total reads "stopped early" (still green: it ended normally).
+function statusBadge(s, early) {
+    const shortOf = early && s.status === 'completed';   // failed and cancelled say so themselves
+    const badge = el('span', 'badge ' + (s.status || '') + (shortOf ? ' early' : ''), shortOf ? 'stopped early' : (s.status || '—'));
+    const why = [s.status_message, early ? `${s.status}: ${progressTitle(s)}` : ''].filter(Boolean).join(' · ');
+    if (why) badge.title = why;
+    return badge;
+}
+function progressCell(s, early) {
+    const c = el('td', 'progress');
+    const bar = makeBar(s.progress, s.status, early);
+    bar.title = progressTitle(s);
+    c.append(bar);
+    return c;
+}
 // Newest first (runs not started yet on top), then by id.
 function sortedRuns() {
     return [...runs.values()].sort((a, b) => (b.started_at || '\uffff').localeCompare(a.started_at || '\uffff') || a.id.localeCompare(b.id));
@@ -374,20 +501,25 @@ const renderRuns = throttle(() => {
         box.checked = !!(view && view.id === s.id) || overlays.has(s.id);
         box.disabled = !!(view && view.id === s.id);
         box.setAttribute('aria-label', `Overlay ${runLabel(s)} in the charts`);
-        const badge = el('span', 'badge ' + (s.status || ''), s.status || '—');
-        if (s.status_message) badge.title = s.status_message;
+        const early = stoppedEarly(s);
+        const badge = statusBadge(s, early);
         const td = (content, cls) => { const c = el('td', cls); if (content instanceof Node) c.append(content); else c.textContent = content; return c; };
-        const name = td(runLabel(s));
+        const name = td(runLabel(s), 'name');
         name.title = s.id;
         const color = overlayColor(s.id);
         if (color) tr.style.setProperty('--run-color', color);
-        tr.append(td(box, 'cmp'), td(badge), name, td(s.kind || '', 'opt'), td(makeBar(s.progress, s.status)),
-                  td(s.current_epoch != null ? `${s.current_epoch}${s.total_epochs ? '/' + s.total_epochs : ''}` : '', 'opt'),
-                  td(s.current_step != null ? `${s.current_step}${s.total ? '/' + s.total : ''}` : ''),
-                  td(s.status === 'running' ? fmtDuration(etaLeft(s)) : '', 'opt'));
+        const step = td(s.current_step != null ? `${fmtCount(s.current_step)}${s.total ? '/' + fmtCount(s.total) : ''}` : '', 'opt num');
+        if (s.current_step != null) step.title = `step ${nf.format(s.current_step)}${s.total ? ' of ' + nf.format(s.total) : ''}`;
+        const updated = td(fmtAgo(s.updated_at), 'updated');
+        updated.title = s.updated_at ? new Date(s.updated_at).toLocaleString() : '';
+        tr.append(td(box, 'cmp'), td(badge, 'status'), name, td(s.kind || '', 'opt'), progressCell(s, early),
+                  td(s.current_epoch != null ? `${s.current_epoch}${s.total_epochs ? '/' + s.total_epochs : ''}` : '', 'opt num'),
+                  step, lastMetricCell(s), updated,
+                  td(s.status === 'running' ? fmtDuration(etaLeft(s)) : '', 'opt num'));
         rows.push(tr);
     }
     tbody.replaceChildren(...rows);
+    fitRunColumns();
     $('runs-empty').hidden = runs.size > 0;
     $('runs-empty').textContent = runs.size ? '' : 'No runs yet. Producers create a run with their first event.';
     renderRunFilter(ordered);
@@ -547,7 +679,9 @@ function noteLate(e, other) {
     if (e.seq <= logLastSeq && !(other && hasSeq(other, e.seq))) logNeedsFull = true;
 }
 
+const allRate = new RateMeter();
 function onAnyEvent(e) {
+    allRate.note();
     dbg.allSeqs.push(e.seq);
     if (dbg.allSeqs.length > 200000) dbg.allSeqs.splice(0, 100000);
     const n = liveLog.length;
@@ -562,6 +696,15 @@ function onAnyEvent(e) {
     if (liveLog.length > LIVE_KEEP * 1.2) liveLog.splice(0, liveLog.length - LIVE_KEEP);
     noteType(e.type);
     scheduleLog();
+    const s = runs.get(e.run);
+    if (s) {
+        if (!s.updated_at || e.ts > s.updated_at) s.updated_at = e.ts;
+        if (e.type === 'metric' && e.data) {
+            const m = s.metrics || (s.metrics = {});
+            for (const [k, val] of metricEntries(e.data)) m[k] = val;
+        }
+        renderRuns();
+    }
     const o = overlays.get(e.run);
     if (o) onOverlayEvent(o, e);
 }
@@ -689,6 +832,7 @@ function closeRun() {
         keepLog(view.log);
         if (view.stream) view.stream.stop();
         for (const c of view.charts.values()) c.destroy();
+        clearTimeout(view.stepsRefresh);
     }
     view = null;
     dbg.run = null;
@@ -716,8 +860,8 @@ async function openRun(id) {
     if (overlays.has(id)) { overlays.get(id).dead = true; overlays.delete(id); dbg.overlay = [...overlays.keys()]; }
     const v = view = {
         id, t0: performance.now(), summary: null, series: new Map(), steps: new Map(), log: [], types: new Set(),
-        output: '', outputDropped: 0, charts: new Map(), currentStep: 0, dirtyCharts: new Set(), regroup: true,
-        checkFrom: 0, checkTo: 0, stream: null,
+        output: '', outputDropped: 0, charts: new Map(), sections: new Map(), currentStep: 0, dirtyCharts: new Set(), regroup: true,
+        checkFrom: 0, checkTo: 0, stream: null, events: new RateMeter(),
     };
     dbg.run = id;
     dbg.seenSeqs = [];
@@ -751,6 +895,11 @@ async function openRun(id) {
         if (!known && summary.last_seq !== undefined) runs.set(id, v.summary);
         v.currentStep = num(summary.current_step) || 0;
         for (const st of summary.steps || []) v.steps.set(st.id, st);
+        // More steps than the summary lists: the table pages through them from the server.
+        const listed = (summary.steps || []).length;
+        v.stepTotal = Math.max(listed, num(summary.step_counts && summary.step_counts.total) || 0);
+        v.stepsTruncated = !!summary.steps_truncated || v.stepTotal > listed;
+        if (v.stepsTruncated || listed > STEPS_IN_SUMMARY) { v.steps.clear(); pageSteps(v, 0); }
 
         // History: each metric thinned to MAX_POINTS by the server, plus the tail of the event log.
         const names = summary.last_seq !== undefined ? (await api(`/api/runs/${enc(id)}/metrics`)).data : [];
@@ -821,6 +970,7 @@ function onRunEvent(v, e) {
     if (view !== v) return;
     dbg.seenSeqs.push(e.seq);
     if (dbg.seenSeqs.length > 200000) dbg.seenSeqs.splice(0, 100000);   // bounded on a page left open for days
+    v.events.note();
     const d = e.data || {};
     if (v.summary !== runs.get(v.id) && runs.get(v.id)) v.summary = runs.get(v.id);
     if (!runs.has(v.id)) { runs.set(v.id, v.summary); renderRuns(); }
@@ -852,14 +1002,24 @@ function onRunEvent(v, e) {
     v.headerDirty = true;
 }
 
+// A metric event's values as [name, value]: nested objects flattened to "outer/inner", as the server does.
+function metricEntries(d, prefix = '', out = []) {
+    for (const key of Object.keys(d)) {
+        if (!prefix && key === 'step') continue;
+        const val = d[key];
+        if (val !== null && typeof val === 'object' && !Array.isArray(val)) metricEntries(val, prefix + key + '/', out);
+        else out.push([prefix + key, val]);
+    }
+    return out;
+}
+
 // A metric event of the open run (v is the view) or of an overlaid run (v is its overlay entry).
 function onMetric(v, e, d) {
     const explicit = Number.isInteger(d.step) ? d.step : null;
     const ts = Date.parse(e.ts) || Date.now();
     const check = e.seq > v.checkFrom && e.seq <= v.checkTo;
-    for (const key of Object.keys(d)) {
-        if (key === 'step') continue;
-        const y = parseValue(d[key]);
+    for (const [key, raw] of metricEntries(d)) {
+        const y = parseValue(raw);
         if (y === undefined) continue;
         let s = v.series.get(key);
         if (!s) { s = newSeries(key); v.series.set(key, s); if (view) view.regroup = true; }
@@ -898,8 +1058,37 @@ function decimate(s, target) {
     s.x = keep.map((i) => s.x[i]); s.y = keep.map((i) => s.y[i]); s.ts = keep.map((i) => s.ts[i]);
 }
 
+// One page of the run's steps from GET /api/runs/{run}/steps (the newest answer wins).
+async function loadStepPage(v, offset) {
+    const req = v.stepsReq = (v.stepsReq || 0) + 1;
+    try {
+        const { data } = await api(`/api/runs/${enc(v.id)}/steps?offset=${offset}&limit=${STEPS_PAGE}`);
+        if (view !== v || req !== v.stepsReq) return;
+        v.stepTotal = data.total;
+        // Past the end (steps gone, e.g. the run restarted): the last page.
+        if (offset > 0 && offset >= data.total) { loadStepPage(v, Math.max(0, Math.floor((data.total - 1) / STEPS_PAGE) * STEPS_PAGE)); return; }
+        v.stepOffset = data.offset;
+        v.steps = new Map(data.steps.map((st) => [st.id, st]));
+        renderSteps();
+    } catch (e) {
+        if (view === v) failed(e, 'Could not load the steps');
+    }
+}
+function pageSteps(v, offset) {
+    v.paged = true;
+    v.stepOffset = offset;
+    loadStepPage(v, offset);
+}
+// A step that is not on the page shown: the page (and the count) are fetched again, at most once a second.
+function refreshStepPage(v) {
+    if (v.stepsRefresh) return;
+    v.stepsRefresh = setTimeout(() => { v.stepsRefresh = null; if (view === v) loadStepPage(v, v.stepOffset || 0); }, 1000);
+}
+
 function onStep(v, e, d) {
     const id = e.step;
+    if (v.paged && !v.steps.has(id)) { refreshStepPage(v); return; }
+    if (!v.paged && !v.steps.has(id)) v.stepTotal = (v.stepTotal || 0) + 1;
     const st = v.steps.get(id) || { id, name: null, status: 'pending', progress: null, message: null, result: null, started_at: null, ended_at: null };
     if (d.name !== undefined) st.name = d.name;
     if (d.message !== undefined) st.message = d.message;
@@ -912,6 +1101,8 @@ function onStep(v, e, d) {
     if (st.started_at && st.ended_at) st.duration_s = (Date.parse(st.ended_at) - Date.parse(st.started_at)) / 1000;
     v.steps.set(id, st);
     v.stepsDirty = true;
+    // Grown past what one table should hold: page it from the server from now on.
+    if (!v.paged && v.steps.size > STEPS_IN_SUMMARY) pageSteps(v, 0);
 }
 
 // ---------------------------------------------------------------- rendering the run
@@ -943,7 +1134,10 @@ function renderHeader() {
     const badge = $('run-status');
     badge.className = 'badge ' + (s.status || '');
     badge.textContent = s.status || '—';
-    setBar($('run-progress'), s.progress, s.status);
+    const early = stoppedEarly(s);
+    setBar($('run-progress'), s.progress, s.status, early);
+    $('run-progress').title = progressTitle(s);
+    $('run-early').hidden = !early;
     const facts = [];
     const add = (label, value) => { if (value !== '' && value !== null && value !== undefined) facts.push([label, value]); };
     add('', s.kind || '');
@@ -953,7 +1147,8 @@ function renderHeader() {
     const start = Date.parse(s.started_at);
     if (Number.isFinite(start)) add('elapsed', fmtDuration(((s.ended_at ? Date.parse(s.ended_at) : Date.now()) - start) / 1000));
     const rate = throughput(s);
-    if (rate !== null) add('', `${fmtNum(rate >= 100 ? Math.round(rate) : +rate.toPrecision(3))}/s`);
+    if (rate !== null) add('', fmtRate(rate, progressUnit(s)));
+    if (s.status === 'running' && v.events) add('', fmtRate(v.events.rate(), 'events'));
     if (s.result_count) add('results', `${s.result_count}${s.success_rate != null ? ` · ${(s.success_rate * 100).toFixed(1)} % ok` : ''}`);
     if (s.error_count) add('errors', String(s.error_count));
     const box = $('run-facts');
@@ -998,8 +1193,24 @@ function renderSteps() {
         rows.push(tr);
     }
     $('steps-table').tBodies[0].replaceChildren(...rows);
-    $('steps-empty').hidden = rows.length > 0;
-    $('steps-count').textContent = rows.length ? `(${rows.length})` : '';
+    const total = v.paged ? v.stepTotal || 0 : rows.length;
+    $('steps-empty').hidden = rows.length > 0 || total > 0;
+    $('steps-count').textContent = total ? `(${nf.format(total)})` : '';
+    const note = $('steps-note');
+    note.hidden = !v.paged;
+    note.textContent = !v.paged ? '' : v.stepsTruncated
+        ? `This run has ${nf.format(total)} steps; its summary lists only the first ${nf.format(STEPS_IN_SUMMARY)}. The table shows all of them, ${STEPS_PAGE} at a time.`
+        : `This run has ${nf.format(total)} steps; the table shows them ${STEPS_PAGE} at a time.`;
+    const pager = $('steps-pager');
+    pager.hidden = !v.paged;
+    if (v.paged) {
+        const from = v.stepOffset || 0;
+        $('steps-range').textContent = rows.length ? `${nf.format(from + 1)}–${nf.format(from + rows.length)} of ${nf.format(total)}` : `0 of ${nf.format(total)}`;
+        for (const b of pager.querySelectorAll('button')) {
+            const back = b.dataset.page === 'first' || b.dataset.page === 'prev';
+            b.disabled = back ? from <= 0 : from + STEPS_PAGE >= total;
+        }
+    }
 }
 
 function renderConfig() {
@@ -1021,6 +1232,16 @@ function renderOutput() {
     note.textContent = v.outputDropped ? `${nf.format(v.outputDropped)} earlier characters are not shown.` : '';
     if (atEnd) pre.scrollTop = pre.scrollHeight;
 }
+
+$('steps-pager').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-page]');
+    const v = view;
+    if (!b || !v || !v.paged) return;
+    const last = Math.max(0, Math.floor(((v.stepTotal || 0) - 1) / STEPS_PAGE) * STEPS_PAGE);
+    const at = v.stepOffset || 0;
+    const to = { first: 0, prev: Math.max(0, at - STEPS_PAGE), next: Math.min(last, at + STEPS_PAGE), last }[b.dataset.page];
+    if (to !== undefined && to !== at) pageSteps(v, to);
+});
 
 // ---------------------------------------------------------------- event log
 // Every run's live events (liveLog, from the "*" stream) merged with the open run's history and
@@ -1045,7 +1266,7 @@ function addTypeOption(type) {
 function summarize(e) {
     const d = e.data || {};
     switch (e.type) {
-    case 'metric': return Object.entries(d).map(([k, val]) => `${k}=${typeof val === 'number' ? fmtNum(val) : val}`).join('  ');
+    case 'metric': return [...(Number.isInteger(d.step) ? [['step', d.step]] : []), ...metricEntries(d)].map(([k, val]) => `${k}=${typeof val === 'number' ? fmtNum(val) : val}`).join('  ');
     case 'progress': {
         let t = `${d.completed}${d.total ? '/' + d.total + ` (${(100 * d.completed / d.total).toFixed(1)} %)` : ''}`;
         if (d.epoch !== undefined) t += `  epoch ${d.epoch}`;
@@ -1162,7 +1383,41 @@ let smoothing = +$('smoothing').value;
 let logY = false;
 let xMode = $('x-mode').value === 'time' ? 'time' : 'step';
 const isLoss = (name) => name.toLowerCase().endsWith('loss');
-const groupOf = (name) => (isLoss(name) ? '\u0000loss' : name);
+// Metrics named "train/loss", "train/acc" form the section "train" (collapsible); a chart holds one
+// metric, or every *loss metric of its section (or of the names without a prefix) together.
+const LOSS = '\u0000loss';
+function sectionOf(name) {
+    const i = name.indexOf('/');
+    return i > 0 && i < name.length - 1 ? name.slice(0, i) : '';
+}
+const tailOf = (name) => { const sec = sectionOf(name); return sec ? name.slice(sec.length + 1) : name; };
+const groupOf = (name) => {
+    const sec = sectionOf(name), tail = tailOf(name), base = isLoss(tail) ? LOSS : tail;
+    return sec ? sec + '/' + base : base;
+};
+const COLLAPSED_KEY = 'runwatch.collapsedSections';
+const collapsed = new Set((() => { try { return JSON.parse(localStorage.getItem(COLLAPSED_KEY)) || []; } catch (e) { return []; } })());
+function sectionBox(v, sec) {
+    let box = v.sections.get(sec);
+    if (box) return box;
+    const details = el('details', 'chart-section');
+    details.dataset.section = sec;
+    details.open = !collapsed.has(sec);
+    const summary = el('summary');
+    const count = el('span', 'count');
+    summary.append(el('span', 'section-name', sec), count);
+    const grid = el('div', 'charts');
+    details.append(summary, grid);
+    details.addEventListener('toggle', () => {
+        if (details.open) collapsed.delete(sec); else collapsed.add(sec);
+        try { localStorage.setItem(COLLAPSED_KEY, JSON.stringify([...collapsed])); } catch (e) { /* private mode */ }
+        // Charts of a closed section are not drawn; opening it draws them at their width.
+        if (details.open && view === v) for (const c of v.charts.values()) if (c.section === sec) c.update(true);
+    });
+    box = { details, grid, count };
+    v.sections.set(sec, box);
+    return box;
+}
 
 $('smoothing').addEventListener('input', () => {
     smoothing = +$('smoothing').value;
@@ -1171,6 +1426,14 @@ $('smoothing').addEventListener('input', () => {
 });
 $('log-y').addEventListener('change', () => { logY = $('log-y').checked; rebuildCharts(); });
 $('x-mode').addEventListener('change', () => { xMode = $('x-mode').value === 'time' ? 'time' : 'step'; dbg.xMode = xMode; rebuildCharts(); });
+// Every metric of the open run (and of the overlaid runs) as one table.
+$('export-csv').addEventListener('click', () => {
+    if (!view) return;
+    const sources = [view, ...overlays.values()].filter((src) => src.series.size);
+    if (!sources.length) return;
+    const parts = sources.map((src) => ({ id: src.id, names: sources.length === 1 ? null : [...src.series.keys()].sort() }));
+    downloadCsv(fileName(sources.length === 1 ? view.id + '-metrics' : 'runwatch-' + sources.length + '-runs-metrics') + '.csv', parts, $('export-csv'));
+});
 $('reset-zoom').addEventListener('click', () => { if (view) for (const c of view.charts.values()) c.resetZoom(); });
 
 function rebuildCharts() {
@@ -1225,10 +1488,24 @@ function renderCharts() {
             if (!members.has(g) || sig(members.get(g)) !== c.sig) { c.destroy(); v.charts.delete(g); }
         }
         const box = $('charts');
-        for (const g of order) {
-            if (!v.charts.has(g)) { const c = new Chart(g, groups.get(g), members.get(g)); c.sig = sig(members.get(g)); v.charts.set(g, c); }
-            box.append(v.charts.get(g).root);   // keeps the order
+        // Names without a prefix first, as before; then a section per prefix, in name order.
+        const sections = [...new Set(order.map((g) => sectionOf(groups.get(g)[0])))].sort();
+        const inBox = [];
+        for (const sec of sections) {
+            const grid = sec ? sectionBox(v, sec).grid : box;
+            const here = order.filter((g) => sectionOf(groups.get(g)[0]) === sec);
+            for (const g of here) {
+                if (!v.charts.has(g)) { const c = new Chart(g, groups.get(g), members.get(g)); c.sig = sig(members.get(g)); v.charts.set(g, c); }
+                grid.append(v.charts.get(g).root);   // keeps the order
+            }
+            if (sec) {
+                const sb = v.sections.get(sec);
+                sb.count.textContent = `${here.length} chart${here.length === 1 ? '' : 's'}`;
+                inBox.push(sb.details);
+            }
         }
+        for (const [sec, sb] of v.sections) if (!sections.includes(sec)) { sb.details.remove(); v.sections.delete(sec); }
+        box.append(...inBox);
         for (const c of v.charts.values()) c.update(true);
         v.dirtyCharts.clear();
         $('charts-empty').hidden = names.size > 0;
@@ -1277,6 +1554,74 @@ const csvField = (v) => {
     if (/^[=+@\t\r]/.test(t)) t = "'" + t;   // not a formula in a spreadsheet
     return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
 };
+// RFC 4180 fields: quoted ones may hold commas, quotes and line breaks.
+function parseCsv(text) {
+    const rows = [];
+    let row = [], field = '', i = 0, quoted = false;
+    while (i < text.length) {
+        const c = text[i];
+        if (quoted) {
+            if (c === '"') { if (text[i + 1] === '"') { field += '"'; i += 2; continue; } quoted = false; i++; continue; }
+            field += c; i++; continue;
+        }
+        if (c === '"') { quoted = true; i++; }
+        else if (c === ',') { row.push(field); field = ''; i++; }
+        else if (c === '\r' || c === '\n') {
+            row.push(field); field = ''; rows.push(row); row = [];
+            i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
+        } else { field += c; i++; }
+    }
+    if (field !== '' || row.length) { row.push(field); rows.push(row); }
+    return rows;
+}
+// One run's metrics as the server's wide table (step, time, a column per metric, a row per step):
+// every point at full resolution, not the thinned series the charts hold. `names` null: all of them.
+async function wideTable(run, names) {
+    const plain = names && names.every((n) => !n.includes(','));
+    const q = plain ? '&names=' + names.map(enc).join(',') : '';
+    const rows = parseCsv(await apiText(`/api/runs/${enc(run)}/metrics?format=csv${q}`));
+    const header = rows.shift() || ['step', 'time'];
+    const want = names || header.slice(2);
+    const idx = want.map((n) => header.indexOf(n, 2));
+    return { names: want, rows: rows.filter((r) => r.length > 1).map((r) => [r[0], r[1], ...idx.map((i) => (i < 0 ? '' : r[i] || ''))]) };
+}
+// One run: step,time,<metric>… as the server has it. Several runs: one row per step of any of them,
+// step,<run>:time,<run>:<metric>…, a run's cells empty at a step it did not log.
+async function metricsCsv(parts) {
+    const tables = await Promise.all(parts.map((p) => wideTable(p.id, p.names)));
+    let header, rows;
+    if (parts.length === 1) {
+        header = ['step', 'time', ...tables[0].names];
+        rows = tables[0].rows;
+    } else {
+        header = ['step'];
+        const byStep = new Map();
+        let col = 1;
+        tables.forEach((t, k) => {
+            header.push(`${parts[k].id}:time`, ...t.names.map((n) => `${parts[k].id}:${n}`));
+            for (const r of t.rows) {
+                let row = byStep.get(r[0]);
+                if (!row) { row = [r[0]]; byStep.set(r[0], row); }
+                for (let j = 1; j < r.length; j++) row[col + j - 1] = r[j];
+            }
+            col += 1 + t.names.length;
+        });
+        rows = [...byStep.values()].sort((a, b) => a[0] - b[0]);
+        for (const r of rows) for (let j = 0; j < col; j++) if (r[j] === undefined) r[j] = '';
+    }
+    return [header, ...rows].map((r) => r.map(csvField).join(',')).join('\r\n') + '\r\n';
+}
+async function downloadCsv(name, parts, button) {
+    if (button) button.disabled = true;
+    try {
+        const text = await metricsCsv(parts);
+        download(name, URL.createObjectURL(new Blob([text], { type: 'text/csv;charset=utf-8' })));
+    } catch (e) {
+        failed(e, 'Could not export the metrics');
+    } finally {
+        if (button) button.disabled = false;
+    }
+}
 const fileName = (t) => t.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 100) || 'chart';
 function download(name, href) {
     const a = el('a');
@@ -1340,17 +1685,22 @@ class Chart {
         this.names = names;
         this.members = members;
         this.multi = overlays.size > 0;
-        this.title = group === '\u0000loss' ? (names.length === 1 ? names[0] : 'loss') : group;
-        this.root = el('div', 'chart' + (group === '\u0000loss' ? ' wide' : ''));
+        this.section = sectionOf(names[0]);
+        this.isLoss = group === LOSS || group.endsWith('/' + LOSS);
+        this.title = this.isLoss ? (names.length === 1 ? tailOf(names[0]) : 'loss') : tailOf(names[0]);
+        this.root = el('div', 'chart' + (this.isLoss ? ' wide' : ''));
         const head = el('div', 'chart-head');
         this.head = el('h3', null, this.title);
+        this.head.title = names.join(', ');
+        this.unit = names.length === 1 ? metricUnit(names[0]) : '';
+        if (this.unit) this.head.append(el('span', 'unit', this.unit));
         this.warn = el('span', 'warn');
         this.head.append(this.warn);
         const tools = el('span', 'chart-tools');
         const csv = el('button', 'csv', 'CSV');
         csv.type = 'button';
-        csv.title = 'Download the data of this chart as CSV';
-        csv.addEventListener('click', () => this.exportCsv());
+        csv.title = 'Download the metrics of this chart as CSV: a row per step, a column per metric';
+        csv.addEventListener('click', () => this.exportCsv(csv));
         const png = el('button', 'png', 'PNG');
         png.type = 'button';
         png.title = 'Download this chart as a PNG image';
@@ -1449,7 +1799,7 @@ class Chart {
         });
         const axis = { stroke: '#66707a', grid: { stroke: '#eceff2' }, ticks: { stroke: '#d8dde3' } };
         return {
-            width, height: this.group === '\u0000loss' ? 260 : 200,
+            width, height: this.isLoss ? 260 : 200,
             scales: { x: { time: false }, y: logY ? { distr: 3 } : {} },
             axes: [
                 { ...axis, values: (u, ts) => ts.map(xMode === 'time' ? fmtElapsed : fmtTick) },
@@ -1468,32 +1818,26 @@ class Chart {
     info() {
         const xs = this.u ? this.u.data[0] : [];
         return {
-            title: this.title, metrics: this.names, runs: [...new Set(this.members.map((m) => m.src.id))], xMode,
+            title: this.title, section: this.section, metrics: this.names, runs: [...new Set(this.members.map((m) => m.src.id))], xMode,
             xLabel: this.u ? this.u.series[0].label : null, xMin: xs.length ? xs[0] : null, xMax: xs.length ? xs[xs.length - 1] : null,
             legend: this.u ? this.u.series.slice(1).map((s) => s.label) : [],
         };
     }
     baseName() {
         const runIds = [...new Set(this.members.map((m) => m.src.id))];
-        return fileName((runIds.length === 1 ? runIds[0] : 'runwatch-' + runIds.length + '-runs') + '-' + (this.group === '\u0000loss' ? 'loss' : this.title));
+        return fileName((runIds.length === 1 ? runIds[0] : 'runwatch-' + runIds.length + '-runs') + '-' + (this.section ? this.section + '-' : '') + (this.isLoss ? 'loss' : this.title));
     }
-    // Every point this page holds for the chart (the server thins long series to MAX_POINTS per metric).
-    csv() {
-        const lines = ['run,metric,step,value,ts'];
+    // The chart's metrics of each of its runs, every step (from the server, not the thinned points drawn).
+    csvParts() {
+        const parts = new Map();
         for (const m of this.members) {
-            const s = m.src.series.get(m.name);
-            if (!s) continue;
-            for (let i = 0; i < s.x.length; i++) {
-                const y = s.y[i];
-                const value = Number.isNaN(y) ? 'NaN' : y === Infinity ? 'Infinity' : y === -Infinity ? '-Infinity' : String(y);
-                const ts = Number.isFinite(s.ts[i]) ? new Date(s.ts[i]).toISOString() : '';
-                lines.push([m.src.id, m.name, s.x[i], value, ts].map(csvField).join(','));
-            }
+            if (!parts.has(m.src.id)) parts.set(m.src.id, { id: m.src.id, names: [] });
+            parts.get(m.src.id).names.push(m.name);
         }
-        return lines.join('\r\n') + '\r\n';
+        return [...parts.values()];
     }
-    exportCsv() {
-        download(this.baseName() + '.csv', URL.createObjectURL(new Blob([this.csv()], { type: 'text/csv;charset=utf-8' })));
+    exportCsv(button) {
+        return downloadCsv(this.baseName() + '.csv', this.csvParts(), button);
     }
     // The plot canvas on white with the title above and the legend below.
     png() {
@@ -1516,7 +1860,7 @@ class Chart {
         ctx.textAlign = 'center';
         ctx.textBaseline = 'middle';
         ctx.font = `600 ${13 * r}px sans-serif`;
-        ctx.fillText(this.head.textContent, c.width / 2, head / 2);
+        ctx.fillText([this.title + (this.unit ? ` (${this.unit})` : ''), this.warn.textContent].filter(Boolean).join('  '), c.width / 2, head / 2);
         ctx.drawImage(src, 0, head);
         ctx.font = `${12 * r}px sans-serif`;
         ctx.textAlign = 'left';
@@ -1540,8 +1884,10 @@ class Chart {
         if (url) download(this.baseName() + '.png', url);
     }
     width() { return Math.max(200, Math.floor(this.root.clientWidth - 14)); }
+    shown() { return !this.section || !view || !view.sections.has(this.section) || view.sections.get(this.section).details.open; }
     update(full) {
         if (!view) return;
+        if (!this.shown()) return;
         const cols = this.data();
         dbg.points = [...view.series.values()].reduce((n, s) => n + s.x.length, 0);
         if (!this.u) {
@@ -1578,7 +1924,9 @@ class Chart {
 setInterval(() => {
     if (view && view.summary) { renderHeader(); if (view.steps.size) renderSteps(); }
     for (const s of streams) if (s.state === 'reconnecting') { renderConn(); break; }
-    if ([...runs.values()].some((s) => s.status === 'running' && s.eta_s != null)) renderRuns();
+    renderRuns();   // ETA and "updated … ago" tick
+    const r = allRate.rate();
+    $('log-rate').textContent = r === null ? '' : fmtRate(r, 'events');
 }, 1000);
 
 if (typeof uPlot === 'undefined') {
