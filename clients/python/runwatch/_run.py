@@ -119,8 +119,8 @@ class Run:
         self._queue = self._sender.queue
         self._wake = self._sender.wake
         self._counter = self._sender.counter
+        self._gate = self._sender.gate  # [queue length at which events spill to disk]
         self._batch = batch_size
-        self._max_queue = max_queue
         self._finished = False
         self._finish_lock = threading.Lock()
         self._warned_closed = False
@@ -147,8 +147,8 @@ class Run:
                 logger.warning("runwatch: run %s is finished; later events are ignored", self.id)
             return
         q = self._queue
-        if len(q) >= self._max_queue:
-            self._sender.dropped_queue += 1
+        if len(q) >= self._gate[0]:  # the queue is full: to the disk spool, in order
+            self._sender.spill((next(self._counter), type_, data, time.time(), step))
             return
         q.append((next(self._counter), type_, data, time.time(), step))
         if len(q) >= self._batch:
@@ -252,7 +252,7 @@ class Run:
 
     def stats(self):
         s = self._sender
-        return {"queued": len(s.queue), "spooled": s.spool.pending, "sent": s.sent,
+        return {"queued": len(s.queue), "spooled": s.spool.pending, "spilled": s.spilled, "sent": s.sent,
                 "duplicates": s.duplicates, "rejected": s.rejected,
                 "dropped": s.dropped_queue + s.spool.dropped, "connected": s.connected,
                 "last_error": s.last_error}

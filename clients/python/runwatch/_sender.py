@@ -1,5 +1,10 @@
 """The background thread that delivers events: batches from the in-memory queue, HTTP keep-alive
-POST /api/events, and the on-disk spool while the server cannot be reached."""
+POST /api/events, and the on-disk spool while the server cannot be reached or the queue overflows.
+
+Order per run: the spool's events are older than the queue's, except while the queue overflows.
+Then the producer writes new events straight to the spool (behind a reserved gap) and the sender
+moves the queue into that gap, so that the older queued events still come first. When the queue
+is empty the gap closes and the spool is sent from its head as usual."""
 import collections
 import http.client
 import itertools
@@ -8,6 +13,7 @@ import logging
 import math
 import re
 import ssl
+import sys
 import threading
 import time
 import urllib.parse
@@ -19,6 +25,17 @@ logger = logging.getLogger("runwatch")
 _EVENT_INDEX = re.compile(r"^event (\d+):")
 _NONFINITE = {"NaN", "Infinity", "-Infinity"}
 _PLAIN_NUMBERS = (int, float)
+_CHUNK = 500                   # events serialized per hold of the sender's lock
+DROP_WARNING_INTERVAL = 10.0   # seconds between two warnings about dropped events
+
+
+def warn(message):
+    """A warning the user must see whatever logging is set up to do: straight to stderr."""
+    try:
+        sys.stderr.write("runwatch: warning: %s\n" % message)
+        sys.stderr.flush()
+    except Exception:  # a closed or broken stderr must not take the job down
+        pass
 
 
 def _default(obj):
@@ -104,7 +121,10 @@ class Sender(threading.Thread):
         # takes up to 10,000 events per publish and stores each publish in one transaction.
         self.max_request_events = max(batch_size, 5000)
         self.interval = interval
-        self.max_queue = max_queue
+        self.max_queue = max(1, int(max_queue))
+        # The producer spills when len(queue) >= gate[0]: max_queue normally, -1 while spilling.
+        self.gate = [self.max_queue]
+        self.spilling = False          # the queue overflowed; new events go to the spool
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.queue = collections.deque()
@@ -125,8 +145,10 @@ class Sender(threading.Thread):
         self.sent = 0
         self.duplicates = 0
         self.rejected = 0
-        self.dropped_queue = 0         # counted by the producer side when the queue was full
+        self.spilled = 0               # events the producer wrote to the spool (queue full)
+        self.dropped_queue = 0         # events lost because the spool could not be written
         self.reported_dropped = 0
+        self._last_drop_warning = None
         self.last_error = None
         self.connected = None          # None: not tried yet; True/False after the last attempt
         with self.lock:
@@ -198,13 +220,75 @@ class Sender(threading.Thread):
                 lines.append(line)
         return lines
 
+    # --- overflow (called on the producer's thread) ----------------------------------------------
+    def spill(self, item):
+        """The queue is full (or overflowed a moment ago): the event goes to the spool, behind
+        the gap that keeps the queue's older events ahead of it. Never waits for the network."""
+        first = False
+        with self.lock:
+            if not self.spilling:
+                if len(self.queue) < self.max_queue:  # the sender made room meanwhile
+                    self.queue.append(item)
+                    return
+                if self._closed:
+                    self.dropped_queue += 1
+                    self._note_drops()
+                    return
+                self.spilling = first = True
+                self.gate[0] = -1
+                self.spool.open_gap()
+            line = self._serialize(item)
+            if line is not None:
+                try:
+                    self.spool.append([line])
+                    self.spilled += 1
+                except OSError as e:
+                    self.dropped_queue += 1
+                    self.last_error = "spool: %s" % e
+            if self.spool.dropped + self.dropped_queue > self.reported_dropped:
+                self._note_drops()
+        if first:
+            self.wake.set()
+
+    def _note_drops(self):
+        """Warns about dropped events at once, then at most every DROP_WARNING_INTERVAL seconds
+        (the rest are counted and named in the next warning and at finish). Caller holds the lock."""
+        dropped = self.dropped_queue + self.spool.dropped
+        if dropped <= self.reported_dropped:
+            return
+        now = time.monotonic()
+        if self._last_drop_warning is not None and now - self._last_drop_warning < DROP_WARNING_INTERVAL:
+            return
+        n = dropped - self.reported_dropped
+        self.reported_dropped = dropped
+        self._last_drop_warning = now
+        if self.spool.dropped:
+            why = ("the spool reached its limit of %d bytes (spool_max_bytes, RUNWATCH_SPOOL_MAX_BYTES) "
+                   "while the server took events more slowly than they came or was unreachable; the "
+                   "oldest spooled events go first" % self.spool.max_bytes)
+        else:
+            why = "the spool could not be written (%s)" % self.last_error
+        msg = "run %s: %d events dropped (%d so far): %s" % (self.run_id, n, dropped, why)
+        warn(msg)
+        self._pending_warning = msg
+
+    def _move_queue(self, gap):
+        """Serializes one chunk of the queue into the spool (into the gap while spilling). Caller
+        holds the lock; it is let go between chunks so that a spilling producer never waits long."""
+        lines = self._drain_memory(_CHUNK)
+        if lines:
+            self.spool.append(lines, gap=gap)
+            self._note_drops()
+        return len(lines)
+
     # --- the loop --------------------------------------------------------------------------------
     def run(self):
         try:
             while True:
                 self.wake.wait(self.interval)
                 self.wake.clear()
-                self._report_drops()
+                with self.lock:
+                    self._note_drops()
                 done = self._pump()
                 if self._closed or (self._stopping and done):
                     break
@@ -219,45 +303,51 @@ class Sender(threading.Thread):
                 self.idle.notify_all()
             self._close_conn()
 
-    def _report_drops(self):
-        dropped = self.dropped_queue + self.spool.dropped
-        if dropped > self.reported_dropped:
-            n = dropped - self.reported_dropped
-            self.reported_dropped = dropped
-            msg = ("runwatch client: %d events were dropped (the server was unreachable and the "
-                   "spool or queue was full); %d dropped in total" % (n, dropped))
-            logger.warning(msg)
-            self._pending_warning = msg
-
     def _pump(self):
         """Delivers as much as possible. Returns True when nothing is left to deliver."""
+        budget = self.max_request_events  # events moved to disk before the next send
         while True:
             with self.lock:
                 if self._closed:
                     return True
+                if self.spilling:
+                    # The queue is older than what the producer spills now: into the gap with it.
+                    if not self._move_queue(gap=True) and not self.queue:
+                        self.spool.close_gap()
+                        self.spilling = False
+                        self.gate[0] = self.max_queue
+                    continue  # lets go of the lock between chunks
                 waiting = time.monotonic() < self._retry_at
                 if self._pending_warning and not waiting:
                     self.queue.append((next(self.counter), "log", {"level": "warning", "message": self._pending_warning},
                                        time.time(), None))
                     self._pending_warning = None
-                if not self.spool.empty() or waiting:
+                if self.queue and budget > 0 and (waiting or not self.spool.empty()):
                     # The spool holds older events (or the server is away): new ones go behind them.
-                    while self.queue:
-                        dropped_before = self.spool.dropped
-                        self.spool.append(self._drain_memory(self.batch_size * 4))
-                        if self.spool.dropped != dropped_before:
-                            self._report_drops()
-                    if waiting:
-                        self.idle.notify_all()
-                        return False
+                    budget -= self._move_queue(gap=False)
+                    continue
+                if waiting:
+                    self.spool.flush()
+                    self.idle.notify_all()
+                    return False
+                budget = self.max_request_events
+                if not self.spool.empty():
                     lines, nbytes = self.spool.peek(self.max_request_events, 4 << 20)
                     source = "spool"
                 else:
-                    lines = self._drain_memory(self.max_request_events)
+                    lines = self._drain_memory(_CHUNK)
                     nbytes = 0
                     source = "memory"
                     self._inflight = lines
-                if not lines:
+            while source == "memory" and len(lines) < self.max_request_events:
+                with self.lock:  # a full request, a chunk at a time
+                    if self._closed:
+                        return True
+                    if not self.queue or self.spilling:
+                        break
+                    lines += self._drain_memory(min(_CHUNK, self.max_request_events - len(lines)))
+            if not lines:
+                with self.lock:
                     self._inflight = None
                     self.idle.notify_all()
                     return self.spool.empty() and not self.queue
@@ -274,7 +364,10 @@ class Sender(threading.Thread):
                     self._retry_at = 0.0
                 else:
                     if source == "memory":
-                        self.spool.append(lines)  # first in line: nothing was spooled before
+                        # First in line: before the queue (the gap, if the queue overflowed meanwhile).
+                        self.spool.append(lines, gap=self.spilling)
+                        self.spool.flush()
+                        self._note_drops()
                     self._backoff = min(2.0, max(0.1, self._backoff * 2))
                     if self._stopping:
                         self._backoff = min(self._backoff, 0.25)
@@ -403,6 +496,10 @@ class Sender(threading.Thread):
         if not delivered:
             self.abandon()
         self.join(max(0.0, min(0.2, deadline - time.monotonic())))
+        dropped = self.dropped_queue + self.spool.dropped
+        if dropped:
+            warn("run %s: %d events were dropped in all (the spool was full; raise spool_max_bytes or "
+                 "RUNWATCH_SPOOL_MAX_BYTES)" % (self.run_id, dropped))
         return delivered
 
     def abandon(self):
@@ -415,7 +512,10 @@ class Sender(threading.Thread):
             self._inflight = None
             try:
                 lines += self._drain_memory(len(self.queue) + 1)
-                self.spool.append(lines)
+                self.spool.append(lines, gap=self.spilling)  # older than anything spilled
+                self.spool.close_gap()
+                self.spilling = False
+                self.gate[0] = self.max_queue
             except Exception:
                 logger.exception("runwatch: could not write %d events to the spool", len(lines))
             if not self.spool.empty():

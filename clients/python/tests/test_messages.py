@@ -1,0 +1,65 @@
+"""What the SDK tells the user on stderr, seen from outside: a script run in its own Python
+process against a real server (or none), its stderr read as a user reads it."""
+import json
+import os
+import subprocess
+import sys
+import unittest
+
+from support import ROOT, SpoolDirMixin, closed_port_url
+from server import Server
+
+PREFIX = "runwatch: warning: "
+
+
+def run_script(body, url, timeout=120, env=None):
+    """Runs `body` with `run` already made (runwatch.init("messages", url=url, **OPTIONS) in the
+    body itself); returns (stdout's last line parsed as JSON, stderr)."""
+    code = "import json, sys; sys.path.insert(0, %r); import runwatch\nURL = %r\n%s\n" % (ROOT, url, body)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+                          env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(env or {})))
+    if proc.returncode != 0:
+        raise AssertionError("script failed (%d):\n%s" % (proc.returncode, proc.stderr))
+    lines = proc.stdout.strip().splitlines()
+    return (json.loads(lines[-1]) if lines else None), proc.stderr
+
+
+def warnings_in(stderr, needle):
+    return [line for line in stderr.splitlines() if line.startswith(PREFIX) and needle in line]
+
+
+class Drops(SpoolDirMixin):
+    def test_a_full_spool_is_reported_at_once_and_at_finish(self):
+        # The server is away and the spool holds only 8 KiB: most of 20,000 events must be
+        # dropped, and the user hears of it while logging, not only from run.stats().
+        stats, stderr = run_script(
+            "run = runwatch.init('drops', url=URL, spool_max_bytes=8192, max_queue=10)\n"
+            "for i in range(20000):\n"
+            "    run.log({'loss': 0.5}, step=i)\n"
+            "sys.stderr.write('--- finish ---\\n'); sys.stderr.flush()\n"
+            "run.finish(timeout=0.3)\n"
+            "print(json.dumps(run.stats()))", closed_port_url())
+        self.assertGreater(stats["dropped"], 10000)
+        during = warnings_in(stderr.split("--- finish ---")[0], "events dropped")
+        self.assertTrue(during, "no warning while the events were dropped:\n" + stderr)
+        # Rate-limited: a handful of lines at most, not one per dropped event.
+        self.assertLess(len(warnings_in(stderr, "events dropped")), 10, stderr)
+        self.assertIn("run drops", during[0])
+        self.assertIn("spool", during[0])
+        summary = warnings_in(stderr.split("--- finish ---")[1], "events were dropped in all")
+        self.assertEqual(len(summary), 1, stderr)
+        self.assertIn("%d events were dropped in all" % stats["dropped"], summary[0])
+
+    def test_nothing_is_said_when_nothing_is_dropped(self):
+        stats, stderr = run_script(
+            "run = runwatch.init('quiet', url=URL, spool_max_bytes=1 << 20)\n"
+            "for i in range(1000):\n"
+            "    run.log({'loss': 0.5}, step=i)\n"
+            "run.finish(timeout=0.3)\n"
+            "print(json.dumps(run.stats()))", closed_port_url())
+        self.assertEqual(stats["dropped"], 0)
+        self.assertEqual(warnings_in(stderr, "dropped"), [], stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
