@@ -29,6 +29,11 @@ _CHUNK = 500                   # events serialized per hold of the sender's lock
 DROP_WARNING_INTERVAL = 10.0   # seconds between two warnings about dropped events
 
 
+_UNKNOWN_TYPE = re.compile(r"""unknown (?:event )?type ["']([^"']*)["']""")
+_server_warned = set()         # (code, subject) of server warnings already shown by this process
+_server_warned_lock = threading.Lock()
+
+
 def warn(message):
     """A warning the user must see whatever logging is set up to do: straight to stderr."""
     try:
@@ -430,8 +435,11 @@ class Sender(threading.Thread):
         status, reply = result
         if status == 200:
             self.sent += len(lines)
-            if isinstance(reply, dict) and isinstance(reply.get("duplicates"), int):
-                self.duplicates += reply["duplicates"]  # events the server already had (same eid)
+            if isinstance(reply, dict):
+                if isinstance(reply.get("duplicates"), int):
+                    self.duplicates += reply["duplicates"]  # events the server already had (same eid)
+                if reply.get("warnings"):
+                    self._server_warnings(reply["warnings"], lines)
             return True
         error = reply.get("error", {}) if isinstance(reply, dict) else {}
         code = error.get("code") if isinstance(error, dict) else None
@@ -466,6 +474,34 @@ class Sender(threading.Thread):
                                     "Events are kept in the spool." % self.last_error)
             return False
         return False  # 503 STORE_FAILED, 5xx, anything unexpected: retry later
+
+    def _server_warnings(self, warnings, lines):
+        """Shows each warning of a POST answer on stderr, once per process for each event type
+        (UNKNOWN_TYPE) or message (anything else): a misspelt type in a loop warns once, not per event."""
+        if not isinstance(warnings, list):
+            return
+        for w in warnings:
+            if not isinstance(w, dict):
+                continue
+            code = str(w.get("code") or "WARNING")
+            message = str(w.get("message") or code)
+            subject = message
+            if code == "UNKNOWN_TYPE":
+                m = _UNKNOWN_TYPE.search(message)
+                if m:
+                    subject = m.group(1)
+                else:
+                    i = w.get("index")
+                    if isinstance(i, int) and 0 <= i < len(lines):
+                        try:
+                            subject = str(json.loads(lines[i]).get("type"))
+                        except (ValueError, AttributeError):
+                            pass
+            with _server_warned_lock:
+                if (code, subject) in _server_warned:
+                    continue
+                _server_warned.add((code, subject))
+            warn(message)
 
     # --- control from the producer's thread ------------------------------------------------------
     def settled(self):

@@ -61,5 +61,39 @@ class Drops(SpoolDirMixin):
         self.assertEqual(warnings_in(stderr, "dropped"), [], stderr)
 
 
+class ServerWarnings(SpoolDirMixin):
+    @classmethod
+    def setUpClass(cls):
+        cls.server = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_unknown_types_are_named_once_per_type(self):
+        stats, stderr = run_script(
+            "run = runwatch.init('typos', run_id='typos', url=URL)\n"
+            "for i in range(50):\n"
+            "    run.event('metrics', {'loss': 0.5})\n"
+            "run.event('progres', {'completed': 1})\n"
+            "run.flush(10)\n"
+            "for i in range(50):\n"
+            "    run.event('metrics', {'loss': 0.5})\n"
+            "    run.event('progres', {'completed': 2})\n"
+            "run.event('quality_check', {'quality_score': 0.9})\n"
+            "run.finish(timeout=10)\n"
+            "print(json.dumps(run.stats()))", self.server.url)
+        self.assertEqual(stats["sent"], 1 + 51 + 100 + 2)
+        metrics = warnings_in(stderr, 'unknown type "metrics"')
+        self.assertEqual(len(metrics), 1, stderr)
+        self.assertIn('did you mean "metric"?', metrics[0])
+        progres = warnings_in(stderr, 'unknown type "progres"')
+        self.assertEqual(len(progres), 1, stderr)
+        self.assertIn('did you mean "progress"?', progres[0])
+        self.assertEqual(warnings_in(stderr, "quality_check"), [], stderr)
+        # Stored all the same, as custom events.
+        self.assertEqual(len([e for e in self.server.events("typos") if e["type"] == "metrics"]), 100)
+
+
 if __name__ == "__main__":
     unittest.main()
