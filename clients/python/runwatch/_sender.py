@@ -6,6 +6,7 @@ Then the producer writes new events straight to the spool (behind a reserved gap
 moves the queue into that gap, so that the older queued events still come first. When the queue
 is empty the gap closes and the spool is sent from its head as usual."""
 import collections
+import collections.abc
 import http.client
 import itertools
 import json
@@ -25,6 +26,8 @@ logger = logging.getLogger("runwatch")
 _EVENT_INDEX = re.compile(r"^event (\d+):")
 _NONFINITE = {"NaN", "Infinity", "-Infinity"}
 _PLAIN_NUMBERS = (int, float)
+MAX_METRIC_DEPTH = 8           # levels of nested metric dicts flattened to "a/b/…"; deeper ones are left out
+MAX_METRIC_NAME = 256          # characters in a metric name (the server refuses longer ones)
 _CHUNK = 500                   # events serialized per hold of the sender's lock
 DROP_WARNING_INTERVAL = 10.0   # seconds between two warnings about dropped events
 
@@ -202,14 +205,34 @@ class Sender(threading.Thread):
                 elif value is not None:
                     self._warn_once("step", "runwatch: metric step must be a non-negative integer, got %r" % (value,))
                 continue
-            v = _metric_value(value)
-            if v is None:
-                self._warn_once("metric:" + str(key), "runwatch: metric %r is not a number (%r); not sent" % (key, type(value).__name__))
-                continue
-            out[str(key)] = v
+            self._add_metric(out, str(key), value, 1)
         if not any(k != "step" for k in out):
             return None
         return out
+
+    def _add_metric(self, out, name, value, depth):
+        """One metric, or a nested dict of them flattened to "a/b" names as the server does, so
+        that what the SDK checks and counts is what the server stores."""
+        if isinstance(value, collections.abc.Mapping):
+            if depth >= MAX_METRIC_DEPTH:
+                self._warn_once("depth:" + name, "runwatch: metric %r is nested more than %d levels deep; "
+                                                 "not sent" % (name, MAX_METRIC_DEPTH))
+                return
+            for key, inner in value.items():
+                self._add_metric(out, "%s/%s" % (name, key), inner, depth + 1)
+            return
+        v = _metric_value(value)
+        if v is None:
+            self._warn_once("metric:" + name, "runwatch: metric %r is not a number (%r); not sent" % (name, type(value).__name__))
+            return
+        if not 0 < len(name) <= MAX_METRIC_NAME:
+            self._warn_once("name:" + name[:300], "runwatch: a metric name must have 1 to %d characters, "
+                                                  "not %d: %r; not sent" % (MAX_METRIC_NAME, len(name), name[:300]))
+            return
+        if name in out:
+            self._warn_once("twice:" + name, "runwatch: metric %r is given twice (nested and flat); "
+                                             "the last value is sent" % name)
+        out[name] = v
 
     def _warn_once(self, key, message):
         if key not in self._warned:

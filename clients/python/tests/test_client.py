@@ -102,6 +102,28 @@ class WithServer(SpoolDirMixin):
         self.assertEqual(metric["data"], {"loss": "NaN", "grad": "Infinity", "neg": "-Infinity",
                                           "t": 0.25, "flag": 1, "step": 3})
 
+    def test_nested_metrics_are_flattened_by_the_sdk(self):
+        deep = 1.0
+        for _ in range(12):
+            deep = {"d": deep}
+        run = runwatch.init("nested", url=self.server.url)
+        with self.assertLogs("runwatch", "WARNING") as logs:
+            run.log({"train": {"loss": 1.0, "acc": {"top1": 0.5, "top5": 0.75}}, "lr": 0.1}, step=1)
+            run.log({"eval": {"loss": 2.0, "note": "n/a"}, "deep": deep, "x" * 300: 1.0}, step=2)
+            run.log({"eval": {}}, step=3)  # nothing to send
+            self.assertTrue(run.finish(timeout=10))
+        self.assertTrue(any("nested more than 8 levels" in line for line in logs.output), logs.output)
+        self.assertTrue(any("'eval/note' is not a number" in line for line in logs.output), logs.output)
+        self.assertTrue(any("1 to 256 characters" in line for line in logs.output), logs.output)
+        events = self.server.events(run.id)
+        self.assertEqual(types_of(events), ["run_started", "metric", "metric", "run_completed"])
+        self.assertEqual(events[1]["data"], {"train/loss": 1.0, "train/acc/top1": 0.5, "train/acc/top5": 0.75,
+                                             "lr": 0.1, "step": 1})
+        self.assertEqual(events[2]["data"], {"eval/loss": 2.0, "step": 2})
+        self.assertEqual(run.stats()["rejected"], 0)  # the server refused nothing
+        status, names = self.server.get("/api/runs/%s/metrics" % run.id)
+        self.assertEqual(sorted(names), ["eval/loss", "lr", "train/acc/top1", "train/acc/top5", "train/loss"])
+
     def test_refused_events_are_dropped_alone(self):
         run = runwatch.init("refusals", url=self.server.url)
         run.log({"loss": 1.0}, step=1)
