@@ -26,6 +26,9 @@ logger = logging.getLogger("runwatch")
 _EVENT_INDEX = re.compile(r"^event (\d+):")
 _NONFINITE = {"NaN", "Infinity", "-Infinity"}
 _PLAIN_NUMBERS = (int, float)
+DEFAULT_MAX_STRING_BYTES = 256 << 10   # longest string sent; longer ones are cut (the server's limit: 1 MiB)
+MIN_MAX_STRING_BYTES = 64
+CUT_MARK = "… [cut %d bytes]"
 MAX_METRIC_DEPTH = 8           # levels of nested metric dicts flattened to "a/b/…"; deeper ones are left out
 MAX_METRIC_NAME = 256          # characters in a metric name (the server refuses longer ones)
 _CHUNK = 500                   # events serialized per hold of the sender's lock
@@ -86,6 +89,33 @@ def _metric_value(value):
 
 
 _encode = json.JSONEncoder(separators=(",", ":"), default=_default, allow_nan=True, ensure_ascii=False).encode
+_encode_string = json.encoder.encode_basestring  # what the encoder above writes for a str, quotes included
+
+
+def _sent_size(text):
+    """Bytes of a string as sent: UTF-8, JSON escapes included (what --max-string-bytes counts)."""
+    return len(_encode_string(text).encode("utf-8", "replace")) - 2
+
+
+def cut_string(text, limit):
+    """`text` when it fits in `limit` bytes as sent; otherwise its longest prefix that fits
+    together with the marker "… [cut N bytes]", cut between characters (never inside a UTF-8
+    sequence or an escape). N counts the UTF-8 bytes left out."""
+    if len(text) * 6 <= limit or _sent_size(text) <= limit:  # 6: the longest escape of one character
+        return text
+    raw = text.encode("utf-8", "replace")
+    budget = max(0, limit - len((CUT_MARK % len(raw)).encode("utf-8")))
+    kept = raw[:budget].decode("utf-8", "ignore")  # a sequence split at the end goes whole
+    if _sent_size(kept) > budget:  # escapes (quotes, backslashes, control characters) take more
+        lo, hi = 0, len(kept)      # the longest prefix that fits: lo fits, hi does not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if _sent_size(kept[:mid]) <= budget:
+                lo = mid
+            else:
+                hi = mid
+        kept = kept[:lo]
+    return kept + CUT_MARK % (len(raw) - len(kept.encode("utf-8", "replace")))
 
 
 class Endpoint:
@@ -119,7 +149,7 @@ class Sender(threading.Thread):
 
     def __init__(self, run_id, session, endpoint, spool_root, spool_max_bytes,
                  batch_size=500, interval=0.05, max_queue=100_000,
-                 connect_timeout=3.0, request_timeout=30.0):
+                 connect_timeout=3.0, request_timeout=30.0, max_string_bytes=DEFAULT_MAX_STRING_BYTES):
         super().__init__(name="runwatch-sender-%s" % run_id, daemon=True)
         self.run_id = run_id
         self.session = session
@@ -129,6 +159,8 @@ class Sender(threading.Thread):
         # takes up to 10,000 events per publish and stores each publish in one transaction.
         self.max_request_events = max(batch_size, 5000)
         self.interval = interval
+        self.max_string_bytes = max(MIN_MAX_STRING_BYTES, int(max_string_bytes))
+        self.cut = 0                   # strings cut to max_string_bytes
         self.max_queue = max(1, int(max_queue))
         # The producer spills when len(queue) >= gate[0]: max_queue normally, -1 while spilling.
         self.gate = [self.max_queue]
@@ -177,11 +209,43 @@ class Sender(threading.Thread):
             if data is None:
                 return None
         try:
-            return _encode(ev)
+            line = _encode(ev)
         except (TypeError, ValueError) as e:  # circular references and the like
             self._warn_once("serialize:" + type_, "runwatch: dropped a %s event that is not JSON: %s" % (type_, e))
             self.rejected += 1
             return None
+        # No string in a line of N characters can be longer than 4 N bytes as sent.
+        if len(line) * 4 > self.max_string_bytes and len(line.encode("utf-8", "replace")) > self.max_string_bytes:
+            line = self._cut_strings(line, type_)
+        return line
+
+    def _cut_strings(self, line, type_):
+        """Cuts every string of the event (keys too) that is longer than max_string_bytes, so that
+        the server stores the event instead of refusing the whole publish with TOO_LARGE."""
+        limit = self.max_string_bytes
+        cuts = []
+
+        def walk(value):
+            if isinstance(value, str):
+                short = cut_string(value, limit)
+                if short is not value:
+                    cuts.append(_sent_size(value))
+                return short
+            if isinstance(value, list):
+                return [walk(v) for v in value]
+            if isinstance(value, dict):
+                return {walk(k): walk(v) for k, v in value.items()}
+            return value
+
+        ev = walk(json.loads(line))  # parsed back: numpy arrays, bytes etc. are plain JSON by now
+        if not cuts:
+            return line
+        if not self.cut:  # once per run; run.stats()["cut"] counts them all
+            warn("run %s: a string of %d bytes in a %s event was cut to %d bytes, marked with "
+                 "\"… [cut N bytes]\" (max_string_bytes, RUNWATCH_MAX_STRING_BYTES)"
+                 % (self.run_id, max(cuts), type_, limit))
+        self.cut += len(cuts)
+        return _encode(ev)
 
     def _clean_metric(self, data):
         # Fast path: plain ints and floats (bool is a subclass of int, so compare exact types).

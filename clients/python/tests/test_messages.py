@@ -61,7 +61,7 @@ class Drops(SpoolDirMixin):
         self.assertEqual(warnings_in(stderr, "dropped"), [], stderr)
 
 
-class ServerWarnings(SpoolDirMixin):
+class WithServer(SpoolDirMixin):
     @classmethod
     def setUpClass(cls):
         cls.server = Server()
@@ -93,6 +93,53 @@ class ServerWarnings(SpoolDirMixin):
         self.assertEqual(warnings_in(stderr, "quality_check"), [], stderr)
         # Stored all the same, as custom events.
         self.assertEqual(len([e for e in self.server.events("typos") if e["type"] == "metrics"]), 100)
+
+    def test_over_long_strings_are_cut_with_a_marker(self):
+        stats, stderr = run_script(
+            "run = runwatch.init('long', run_id='long-strings', url=URL)\n"
+            "run.info('x' * 2000000)\n"
+            "run.token('\u00e9' * 300000 + 'end')\n"               # 2 bytes a character
+            "run.event('blob', {'parts': ['y' * 1000000, 'short']})\n"
+            "run.info('fine')\n"
+            "run.finish(timeout=20)\n"
+            "print(json.dumps(run.stats()))", self.server.url)
+        self.assertEqual((stats["cut"], stats["rejected"]), (3, 0))
+        events = self.server.events("long-strings")
+        self.assertEqual([e["type"] for e in events], ["run_started", "log", "token", "blob", "log", "run_completed"])
+        limit = 256 << 10
+
+        def check(text, original):
+            head, sep, tail = text.rpartition("\u2026 [cut ")
+            self.assertTrue(sep and tail.endswith(" bytes]"), text[-60:])
+            self.assertLessEqual(len(text.encode("utf-8")), limit)
+            self.assertGreater(len(text.encode("utf-8")), limit - 64)  # cut no shorter than it must be
+            self.assertTrue(original.startswith(head))
+            self.assertEqual(int(tail[:-len(" bytes]")]), len(original.encode("utf-8")) - len(head.encode("utf-8")))
+        check(events[1]["data"]["message"], "x" * 2000000)
+        check(events[2]["data"]["text"], "\u00e9" * 300000 + "end")
+        check(events[3]["data"]["parts"][0], "y" * 1000000)
+        self.assertEqual(events[3]["data"]["parts"][1], "short")
+        self.assertEqual(events[4]["data"]["message"], "fine")
+        self.assertEqual(len(warnings_in(stderr, "was cut to 262144 bytes")), 1, stderr)
+
+    def test_the_string_limit_is_configurable(self):
+        stats, stderr = run_script(
+            "a = runwatch.init('env', run_id='limit-env', url=URL)\n"
+            "a.info('\u20ac' * 5000)\n"                            # 3 bytes a character
+            "a.finish(timeout=10)\n"
+            "b = runwatch.init('arg', run_id='limit-arg', url=URL, max_string_bytes=500)\n"
+            "b.info('z' * 5000)\n"
+            "b.finish(timeout=10)\n"
+            "print(json.dumps([a.stats(), b.stats()]))", self.server.url,
+            env={"RUNWATCH_MAX_STRING_BYTES": "1000"})
+        self.assertEqual([s["cut"] for s in stats], [1, 1])
+        env_text = self.server.events("limit-env")[1]["data"]["message"]
+        self.assertLessEqual(len(env_text.encode("utf-8")), 1000)
+        self.assertTrue(env_text.startswith("\u20ac" * 300))
+        self.assertRegex(env_text, "^\u20ac+\u2026 \\[cut \\d+ bytes\\]$")  # whole characters only
+        arg_text = self.server.events("limit-arg")[1]["data"]["message"]
+        self.assertLessEqual(len(arg_text.encode("utf-8")), 500)
+        self.assertRegex(arg_text, "^z{450,}\u2026 \\[cut \\d+ bytes\\]$")
 
 
 if __name__ == "__main__":
