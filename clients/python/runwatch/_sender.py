@@ -328,15 +328,16 @@ class Sender(threading.Thread):
                     return
                 self.spilling = first = True
                 self.gate[0] = -1
-                self.spool.open_gap()
-            line = self._serialize(item)
-            if line is not None:
-                try:
+            try:  # nothing here may raise into the caller's loop
+                if first:
+                    self.spool.open_gap()
+                line = self._serialize(item)
+                if line is not None:
                     self.spool.append([line])
                     self.spilled += 1
-                except OSError as e:
-                    self.dropped_queue += 1
-                    self.last_error = "spool: %s" % e
+            except Exception as e:  # an unwritable spool directory, a full disk
+                self.dropped_queue += 1
+                self.last_error = "spool: %s: %s" % (type(e).__name__, e)
             if self.spool.dropped + self.dropped_queue > self.reported_dropped:
                 self._note_drops()
         if first:
@@ -382,6 +383,9 @@ class Sender(threading.Thread):
                 with self.lock:
                     self._note_drops()
                 done = self._pump()
+                with self.lock:
+                    if not self._closed:
+                        self.spool.flush()  # what the producer spilled reaches the disk within a beat
                 if self._closed or (self._stopping and done):
                     break
         except Exception:  # never let a bug here take the training down; keep what we have
