@@ -8,8 +8,9 @@
     run.finish()
 
 Calls only enqueue (a few microseconds); a daemon thread batches events to POST /api/events. While
-the server is unreachable events wait in a bounded on-disk spool and are delivered later, exactly
-once (each event carries a producer-side id, "eid"). Standard library only.
+the server is unreachable, or the in-memory queue is full, events wait in a bounded on-disk spool
+and are delivered later, in order and exactly once (each event carries a producer-side id, "eid").
+Events are dropped only when the spool is full, and then stderr says so. Standard library only.
 """
 from ._run import DEFAULT_URL, KINDS, Run, Step, init, make_run_id
 from ._sync import sync

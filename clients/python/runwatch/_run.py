@@ -12,7 +12,7 @@ import traceback
 import uuid
 import weakref
 
-from ._sender import Endpoint, Sender
+from ._sender import DEFAULT_MAX_STRING_BYTES, Endpoint, Sender
 from ._spool import default_root
 
 logger = logging.getLogger("runwatch")
@@ -97,7 +97,7 @@ class Run:
     def __init__(self, name, kind="training", config=None, run_id=None, total_steps=None,
                  url=None, token=None, total_epochs=None, tags=None, spool_dir=None,
                  spool_max_bytes=None, batch_size=500, flush_interval=0.05, max_queue=100_000,
-                 finish_on_exit=True):
+                 finish_on_exit=True, max_string_bytes=None):
         if kind not in KINDS:
             raise ValueError("kind must be one of %s" % ", ".join(KINDS))
         self.name = str(name)
@@ -112,15 +112,17 @@ class Run:
         self.url = self.endpoint.base
         if spool_max_bytes is None:
             spool_max_bytes = int(os.environ.get("RUNWATCH_SPOOL_MAX_BYTES", 256 << 20))
+        if max_string_bytes is None:
+            max_string_bytes = int(os.environ.get("RUNWATCH_MAX_STRING_BYTES") or DEFAULT_MAX_STRING_BYTES)
         self._sender = Sender(self.id, self.session, self.endpoint, spool_dir or default_root(),
                               spool_max_bytes, batch_size=batch_size, interval=flush_interval,
-                              max_queue=max_queue)
+                              max_queue=max_queue, max_string_bytes=max_string_bytes)
         # The hot path touches only these.
         self._queue = self._sender.queue
         self._wake = self._sender.wake
         self._counter = self._sender.counter
+        self._gate = self._sender.gate  # [queue length at which events spill to disk]
         self._batch = batch_size
-        self._max_queue = max_queue
         self._finished = False
         self._finish_lock = threading.Lock()
         self._warned_closed = False
@@ -147,8 +149,8 @@ class Run:
                 logger.warning("runwatch: run %s is finished; later events are ignored", self.id)
             return
         q = self._queue
-        if len(q) >= self._max_queue:
-            self._sender.dropped_queue += 1
+        if len(q) >= self._gate[0]:  # the queue is full: to the disk spool, in order
+            self._sender.spill((next(self._counter), type_, data, time.time(), step))
             return
         q.append((next(self._counter), type_, data, time.time(), step))
         if len(q) >= self._batch:
@@ -252,8 +254,8 @@ class Run:
 
     def stats(self):
         s = self._sender
-        return {"queued": len(s.queue), "spooled": s.spool.pending, "sent": s.sent,
-                "duplicates": s.duplicates, "rejected": s.rejected,
+        return {"queued": len(s.queue), "spooled": s.spool.pending, "spilled": s.spilled, "sent": s.sent,
+                "duplicates": s.duplicates, "rejected": s.rejected, "cut": s.cut,
                 "dropped": s.dropped_queue + s.spool.dropped, "connected": s.connected,
                 "last_error": s.last_error}
 
@@ -326,6 +328,7 @@ def init(name, kind="training", config=None, run_id=None, total_steps=None, url=
     http://127.0.0.1:7600. Never blocks: a missing server only delays delivery.
 
     Options: total_epochs, tags, spool_dir, spool_max_bytes, batch_size, flush_interval,
-    max_queue, finish_on_exit."""
+    max_queue, finish_on_exit, max_string_bytes (RUNWATCH_MAX_STRING_BYTES; default 256 KiB:
+    longer strings are cut, with a "… [cut N bytes]" marker)."""
     return Run(name, kind=kind, config=config, run_id=run_id, total_steps=total_steps,
                url=url, token=token, **options)

@@ -102,6 +102,28 @@ class WithServer(SpoolDirMixin):
         self.assertEqual(metric["data"], {"loss": "NaN", "grad": "Infinity", "neg": "-Infinity",
                                           "t": 0.25, "flag": 1, "step": 3})
 
+    def test_nested_metrics_are_flattened_by_the_sdk(self):
+        deep = 1.0
+        for _ in range(12):
+            deep = {"d": deep}
+        run = runwatch.init("nested", url=self.server.url)
+        with self.assertLogs("runwatch", "WARNING") as logs:
+            run.log({"train": {"loss": 1.0, "acc": {"top1": 0.5, "top5": 0.75}}, "lr": 0.1}, step=1)
+            run.log({"eval": {"loss": 2.0, "note": "n/a"}, "deep": deep, "x" * 300: 1.0}, step=2)
+            run.log({"eval": {}}, step=3)  # nothing to send
+            self.assertTrue(run.finish(timeout=10))
+        self.assertTrue(any("nested more than 8 levels" in line for line in logs.output), logs.output)
+        self.assertTrue(any("'eval/note' is not a number" in line for line in logs.output), logs.output)
+        self.assertTrue(any("1 to 256 characters" in line for line in logs.output), logs.output)
+        events = self.server.events(run.id)
+        self.assertEqual(types_of(events), ["run_started", "metric", "metric", "run_completed"])
+        self.assertEqual(events[1]["data"], {"train/loss": 1.0, "train/acc/top1": 0.5, "train/acc/top5": 0.75,
+                                             "lr": 0.1, "step": 1})
+        self.assertEqual(events[2]["data"], {"eval/loss": 2.0, "step": 2})
+        self.assertEqual(run.stats()["rejected"], 0)  # the server refused nothing
+        status, names = self.server.get("/api/runs/%s/metrics" % run.id)
+        self.assertEqual(sorted(names), ["eval/loss", "lr", "train/acc/top1", "train/acc/top5", "train/loss"])
+
     def test_refused_events_are_dropped_alone(self):
         run = runwatch.init("refusals", url=self.server.url)
         run.log({"loss": 1.0}, step=1)
@@ -118,6 +140,23 @@ class WithServer(SpoolDirMixin):
         self.assertEqual([e["data"] for e in events[1:4]],
                          [{"loss": 1.0, "step": 1}, {"acc": 0.5, "step": 2}, {"loss": 0.5, "step": 4}])
         self.assertEqual(run.stats()["rejected"], 1)
+
+    def test_a_full_queue_spills_to_disk_and_loses_nothing(self):
+        # 100,000 calls in a tight loop against a queue of 1,000: the producer is far faster than
+        # the sender, so most events overflow to the disk spool; every one arrives, in order.
+        run = runwatch.init("overflow", url=self.server.url, max_queue=1000)
+        for i in range(100000):
+            run.log({"loss": 1.0 / (i + 1)}, step=i)
+        self.assertTrue(run.finish(timeout=120))
+        stats = run.stats()
+        self.assertEqual(stats["dropped"], 0)
+        self.assertGreater(stats["spilled"], 0)
+        status, series = self.server.get("/api/runs/%s/metrics/loss?max_points=10" % run.id)
+        self.assertEqual((status, series["total"]), (200, 100000))
+        events = self.server.events(run.id)
+        self.assertEqual(types_of(events), ["run_started"] + ["metric"] * 100000 + ["run_completed"])
+        self.assertEqual([e["data"]["step"] for e in events[1:-1]], list(range(100000)))
+        self.assertEqual(self.spool_files(), [])
 
     def test_keep_alive_survives_a_server_side_close(self):
         run = runwatch.init("keepalive", url=self.server.url)
@@ -256,6 +295,43 @@ class ServerComesLater(SpoolDirMixin):
             self.assertEqual(types_of(events), ["run_started"] + ["metric"] * 5100 + ["run_completed"])
             self.assertEqual([e["data"]["step"] for e in events[1:-1]], list(range(5100)))
             self.assertEqual(server.run(run.id)["status"], "completed")
+            self.assertEqual(self.spool_files(), [])
+        finally:
+            server.stop()
+
+    def test_overflow_while_the_server_is_down_keeps_the_order(self):
+        port = free_port()
+        url = "http://127.0.0.1:%d" % port
+        run = runwatch.init("overflow late", url=url, max_queue=200)
+        for i in range(20000):
+            run.log({"loss": 1.0}, step=i)
+        server = Server(port=port)
+        try:
+            for i in range(20000, 20500):  # logged while the spool drains
+                run.log({"loss": 1.0}, step=i)
+            self.assertTrue(run.finish(timeout=60))
+            self.assertEqual(run.stats()["dropped"], 0)
+            events = server.events(run.id)
+            self.assertEqual(types_of(events), ["run_started"] + ["metric"] * 20500 + ["run_completed"])
+            self.assertEqual([e["data"]["step"] for e in events[1:-1]], list(range(20500)))
+            self.assertEqual(self.spool_files(), [])
+        finally:
+            server.stop()
+
+    def test_a_process_that_ends_while_its_queue_overflows_leaves_its_events_in_order(self):
+        port = free_port()
+        url = "http://127.0.0.1:%d" % port
+        first = runwatch.init("overflow resume", run_id="overflow-resume", url=url, max_queue=300)
+        for i in range(5000):
+            first.log({"loss": 1.0}, step=i)
+        self.assertFalse(first.fail("preempted", timeout=0.3))
+        self.assertEqual(first.stats()["spooled"], 5002)
+        server = Server(port=port)
+        try:
+            self.assertEqual(runwatch.sync(url=url, spool_dir=self.spool_dir, timeout=30), {"overflow-resume": True})
+            events = server.events("overflow-resume")
+            self.assertEqual(types_of(events), ["run_started"] + ["metric"] * 5000 + ["run_failed"])
+            self.assertEqual([e["data"]["step"] for e in events[1:-1]], list(range(5000)))
             self.assertEqual(self.spool_files(), [])
         finally:
             server.stop()

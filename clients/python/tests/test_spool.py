@@ -60,6 +60,50 @@ class SpoolTest(unittest.TestCase):
         s2.close()
         self.assertFalse(os.path.exists(s2.dir))
 
+    def test_a_gap_keeps_older_events_ahead_of_newer_ones(self):
+        # While the memory queue overflows, the producer appends newer events and the sender fills
+        # the gap with the queue's older ones; they come out (and are adopted) gap first.
+        s = Spool(self.tmp.name, "r", "sess", max_bytes=1 << 20, segment_bytes=60)
+        s.append(['{"n":%d}' % i for i in range(5)])           # spooled before the overflow
+        s.open_gap()
+        moved = iter(range(5, 20))                                 # the queue's events
+        for i in range(20, 30):
+            s.append(['{"n":%d}' % i])                            # spilled by the producer
+            if i % 3 == 0:
+                s.append(['{"n":%d}' % next(moved)], gap=True)    # moved from the queue
+        s.append(['{"n":%d}' % i for i in moved], gap=True)
+        s.close_gap()
+        expected = ['{"n":%d}' % i for i in range(30)]
+        self.assertEqual(s.pending, 30)
+        s.close()
+        again = Spool(self.tmp.name, "r", "next", max_bytes=1 << 20)
+        self.assertEqual(again.adopt_orphans(), 30)
+        self.assertEqual(self.drain(again), expected)
+        again.close()
+        self.assertFalse(os.path.exists(again.dir))
+
+    def test_an_unused_gap_leaves_nothing_behind(self):
+        s = Spool(self.tmp.name, "r", "sess", max_bytes=1 << 20)
+        s.open_gap()
+        s.append(['{"n":1}'])
+        s.close_gap()
+        self.assertEqual(len([f for f in os.listdir(s.dir) if f.endswith(".jsonl")]), 1)
+        self.assertEqual(self.drain(s), ['{"n":1}'])
+        s.close()
+        self.assertFalse(os.path.exists(s.dir))
+
+    def test_bound_drops_the_gap_content_before_newer_events(self):
+        s = Spool(self.tmp.name, "r", "sess", max_bytes=1200, segment_bytes=300)
+        s.open_gap()
+        s.append(['{"n":%05d}' % i for i in range(50)], gap=True)   # 600 bytes, oldest
+        for i in range(50, 150):
+            s.append(['{"n":%05d}' % i])
+        s.close_gap()
+        kept = self.drain(s)
+        self.assertEqual(s.dropped + len(kept), 150)
+        self.assertEqual(kept, ['{"n":%05d}' % i for i in range(150 - len(kept), 150)])
+        s.close()
+
     def test_a_live_session_is_not_adopted(self):
         live = Spool(self.tmp.name, "r", "live", max_bytes=1 << 20)
         live.append(['{"n":1}'])
