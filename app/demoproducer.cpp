@@ -111,7 +111,8 @@ public:
                        {QStringLiteral("loss"), number(loss)},
                        {QStringLiteral("lr"), lr},
                        {QStringLiteral("samples_per_second"), 1180.0 + 40.0 * gaussian(random)},
-                       {QStringLiteral("gpu_memory_allocated_gb"), 17.2 + 0.3 * random.generateDouble()}});
+                       {QStringLiteral("system/gpu_memory_gb"), 17.2 + 0.3 * random.generateDouble()},
+                       {QStringLiteral("system/gpu_utilization"), qBound(0.0, 0.93 + 0.04 * gaussian(random), 1.0)}});
             if (m_step % StepsPerEpoch == 0) {
                 const int epoch = m_step / StepsPerEpoch;
                 emitEvent(out, QStringLiteral("metric"),

@@ -397,7 +397,7 @@ void RunView::updateHeader()
             break;
         }
     }
-    if (run->latest(QStringLiteral("gpu_memory_allocated_gb"), &value))
+    if (run->latest(QStringLiteral("gpu_memory_allocated_gb"), &value) || run->latest(QStringLiteral("system/gpu_memory_gb"), &value))
         parts << tr("GPU %1 GB").arg(Format::metricValue(value));
     if (run->successRate() >= 0)
         parts << tr("success %1 of %2").arg(Format::percent(run->successRate(), 1)).arg(run->resultCount());
@@ -440,7 +440,8 @@ void RunView::rebuildCharts()
             int metrics = 0;
             for (const auto &chart : section.charts)
                 metrics += int(chart.second.size());
-            header->setText(tr("%1  (%n metric(s))", nullptr, metrics).arg(section.prefix));
+            header->setText(QStringLiteral("%1  (%2)").arg(section.prefix).arg(metrics));
+            header->setToolTip(tr("%n metric(s) named %1/…; click to show or hide them", nullptr, metrics).arg(section.prefix));
             QFont font = header->font();
             font.setBold(true);
             header->setFont(font);
