@@ -14,7 +14,7 @@ namespace Runwatch {
 namespace {
 
 // Text margins of a cell on either side, and room for the header's sort arrow.
-constexpr int CellPadding = 14;
+constexpr int CellPadding = 20;
 constexpr int SortArrow = 16;
 // Past this many characters a name is elided rather than given more room.
 constexpr int MaxNameChars = 40;
