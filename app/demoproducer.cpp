@@ -3,6 +3,8 @@
 #include <QDateTime>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QUrlQuery>
 #include <QSslError>
@@ -109,7 +111,8 @@ public:
                        {QStringLiteral("loss"), number(loss)},
                        {QStringLiteral("lr"), lr},
                        {QStringLiteral("samples_per_second"), 1180.0 + 40.0 * gaussian(random)},
-                       {QStringLiteral("gpu_memory_allocated_gb"), 17.2 + 0.3 * random.generateDouble()}});
+                       {QStringLiteral("system/gpu_memory_gb"), 17.2 + 0.3 * random.generateDouble()},
+                       {QStringLiteral("system/gpu_utilization"), qBound(0.0, 0.93 + 0.04 * gaussian(random), 1.0)}});
             if (m_step % StepsPerEpoch == 0) {
                 const int epoch = m_step / StepsPerEpoch;
                 emitEvent(out, QStringLiteral("metric"),
@@ -288,9 +291,10 @@ private:
 
 } // namespace
 
-DemoProducer::DemoProducer(const QUrl &serverUrl, const QString &token, QObject *parent)
-    : QObject(parent), m_url(serverUrl), m_token(token), m_random(20261125)
+DemoProducer::DemoProducer(const QUrl &serverUrl, const QString &token, int speed, QObject *parent)
+    : QObject(parent), m_url(serverUrl), m_token(token), m_random(20261125), m_speed(qMax(1, speed))
 {
+    m_network = new QNetworkAccessManager(this);
     m_timer.setInterval(100);
     connect(&m_timer, &QTimer::timeout, this, &DemoProducer::tick);
     m_reconnect.setSingleShot(true);
@@ -335,33 +339,71 @@ void DemoProducer::tick()
     // Never let the demo's own send buffer grow: skip a tick while the server is busy.
     if (m_socket->bytesToWrite() > 1024 * 1024)
         return;
+    if (m_deleting > 0)
+        return; // room for the next generation is being made
     if (m_scenarios.empty()) {
-        // Ids carry the start time, so a demo started again on the same data dir adds new runs
-        // instead of continuing (and scrambling) the ones it left there last time.
-        const QString g = QDateTime::currentDateTime().toString(QStringLiteral("MMdd-HHmmss")) + QLatin1Char('-')
-            + QString::number(++m_generation);
-        m_scenarios.push_back(std::make_unique<TrainingScenario>(QStringLiteral("train-resnet50-") + g,
-                                                                 QStringLiteral("resnet50 lr=3e-4"), false, 3e-4));
-        m_scenarios.push_back(std::make_unique<TrainingScenario>(QStringLiteral("train-resnet50-hot-") + g,
-                                                                 QStringLiteral("resnet50 lr=1e-2"), true, 1e-2));
-        m_scenarios.push_back(std::make_unique<EvaluationScenario>(QStringLiteral("eval-reasoning-") + g));
-        m_scenarios.push_back(std::make_unique<WorkflowScenario>(QStringLiteral("plan-literature-") + g));
-        m_scenarios.push_back(std::make_unique<ChatScenario>(QStringLiteral("chat-assistant-") + g));
+        startGeneration();
+        if (m_deleting > 0)
+            return;
     }
     QJsonArray events;
-    bool anyRunning = false;
-    for (auto &scenario : m_scenarios) {
-        if (scenario && !scenario->advance(events, m_random))
-            scenario.reset();
-        anyRunning = anyRunning || scenario;
+    bool anyRunning = true;
+    for (int i = 0; i < m_speed && anyRunning; ++i) {
+        anyRunning = false;
+        for (auto &scenario : m_scenarios) {
+            if (scenario && !scenario->advance(events, m_random))
+                scenario.reset();
+            anyRunning = anyRunning || scenario;
+        }
     }
-    if (!anyRunning)
+    if (!anyRunning) {
         m_scenarios.clear(); // the next tick starts a fresh generation of runs
+        makeRoom(5);
+    }
     if (events.isEmpty())
         return;
     m_sent += events.size();
     const QJsonObject op{{QStringLiteral("op"), QStringLiteral("publish")}, {QStringLiteral("events"), events}};
     m_socket->sendTextMessage(QString::fromUtf8(QJsonDocument(op).toJson(QJsonDocument::Compact)));
+}
+
+void DemoProducer::startGeneration()
+{
+    // Ids carry the start time, so a demo started again on the same data dir adds new runs
+    // instead of continuing (and scrambling) the ones it left there last time.
+    const QString g = QDateTime::currentDateTime().toString(QStringLiteral("MMdd-HHmmss")) + QLatin1Char('-')
+        + QString::number(++m_generation);
+    m_scenarios.push_back(std::make_unique<TrainingScenario>(QStringLiteral("train-resnet50-") + g,
+                                                             QStringLiteral("resnet50 lr=3e-4"), false, 3e-4));
+    m_scenarios.push_back(std::make_unique<TrainingScenario>(QStringLiteral("train-resnet50-hot-") + g,
+                                                             QStringLiteral("resnet50 lr=1e-2"), true, 1e-2));
+    m_scenarios.push_back(std::make_unique<EvaluationScenario>(QStringLiteral("eval-reasoning-") + g));
+    m_scenarios.push_back(std::make_unique<WorkflowScenario>(QStringLiteral("plan-literature-") + g));
+    m_scenarios.push_back(std::make_unique<ChatScenario>(QStringLiteral("chat-assistant-") + g));
+    for (const auto &scenario : m_scenarios)
+        m_runs.push_back(scenario->run());
+}
+
+void DemoProducer::makeRoom(int room)
+{
+    // Called between generations, when every run of this demo has finished: the oldest go first.
+    // The next generation waits for the answers, so the server never holds more than MaxRuns.
+    while (int(m_runs.size()) + room > MaxRuns && !m_runs.empty()) {
+        const QString run = m_runs.front();
+        m_runs.pop_front();
+        QUrl url = m_url;
+        url.setPath(QStringLiteral("/api/runs/") + run); // demo ids need no escaping
+        QNetworkRequest request(url);
+        if (!m_token.isEmpty())
+            request.setRawHeader("Authorization", "Bearer " + m_token.toUtf8());
+        QNetworkReply *reply = m_network->deleteResource(request);
+        ++m_deleting;
+        connect(reply, &QNetworkReply::sslErrors, reply, [reply](const QList<QSslError> &) { reply->ignoreSslErrors(); });
+        connect(reply, &QNetworkReply::finished, this, [this, reply] {
+            reply->deleteLater();
+            --m_deleting;
+        });
+    }
 }
 
 } // namespace Runwatch

@@ -1,4 +1,5 @@
 #include "demoproducer.h"
+#include "hub.h"
 #include "mainwindow.h"
 #include "options.h"
 #include "sendcommand.h"
@@ -8,9 +9,11 @@
 #include "transfer.h"
 #include "version.h"
 #include "viewerfeed.h"
+#include "workspace.h"
 
 #include <QApplication>
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QDir>
 #include <QLibraryInfo>
 #include <QLocale>
@@ -115,7 +118,7 @@ int runHeadless(QCoreApplication &app, const AppOptions &options)
 
     std::unique_ptr<DemoProducer> demo;
     if (options.demo) {
-        demo = std::make_unique<DemoProducer>(QUrl(server.url()), options.server.token);
+        demo = std::make_unique<DemoProducer>(QUrl(server.url()), options.server.token, options.demoSpeed);
         demo->start();
     }
     SignalWatcher signals;
@@ -135,11 +138,15 @@ int runWindow(QApplication &app, const AppOptions &options)
         return fail(error);
     announce(server, options);
 
+    // What is stored now is history: the window shows it but raises no notification for it.
+    qint64 historyEnd = 0;
+    QMetaObject::invokeMethod(server.hub(), [&] { historyEnd = server.hub()->lastSeq(); }, Qt::BlockingQueuedConnection);
     ViewerFeed *feed = server.createViewerFeed();
     auto window = std::make_unique<MainWindow>(feed, server.url(), options.server.token, options.server.dataDir);
+    window->workspace()->setHistoryEnd(historyEnd, QDateTime::currentMSecsSinceEpoch());
     std::unique_ptr<DemoProducer> demo;
     if (options.demo) {
-        demo = std::make_unique<DemoProducer>(QUrl(server.url()), options.server.token);
+        demo = std::make_unique<DemoProducer>(QUrl(server.url()), options.server.token, options.demoSpeed);
         demo->start();
     }
     window->show();
@@ -197,6 +204,17 @@ int main(int argc, char *argv[])
         installTranslations(app, options.lang);
         raiseFileLimit(options.server);
         return runHeadless(app, options);
+    }
+    {
+        // A mistyped flag is a mistake on the command line, whether or not there is a display:
+        // say so first. (Only the command line here; the saved settings are added below.)
+        QStringList arguments;
+        for (int i = 0; i < argc; ++i)
+            arguments.append(QString::fromLocal8Bit(argv[i]));
+        AppOptions options;
+        QString error;
+        if (!parseOptions(arguments, &options, &error))
+            return fail(error);
     }
     if (!haveDisplay()) {
         std::fprintf(stderr, "runwatch: no display to open the window on (DISPLAY is not set); "

@@ -1,9 +1,10 @@
 #include "mainwindow.h"
 
 #include "eventlogmodel.h"
+#include "eventlogtable.h"
 #include "format.h"
-#include "progressdelegate.h"
 #include "runsmodel.h"
+#include "runstable.h"
 #include "runstate.h"
 #include "runview.h"
 #include "settingsdialog.h"
@@ -70,23 +71,8 @@ MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &toke
     connect(filterText, &QLineEdit::textChanged, m_runsFilter, &RunsFilterModel::setText);
     connect(filterStatus, &QComboBox::currentIndexChanged, this,
             [this, filterStatus](int) { m_runsFilter->setStatus(filterStatus->currentData().toString()); });
-    m_runsView = new QTableView(runsPanel);
-    m_runsView->setObjectName(QStringLiteral("runs"));
+    m_runsView = new RunsTable(runsPanel);
     m_runsView->setModel(m_runsFilter);
-    m_runsView->setSortingEnabled(true);
-    m_runsView->sortByColumn(-1, Qt::AscendingOrder);
-    m_runsView->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_runsView->setSelectionMode(QAbstractItemView::ExtendedSelection);
-    m_runsView->verticalHeader()->hide();
-    m_runsView->verticalHeader()->setDefaultSectionSize(26);
-    m_runsView->setAlternatingRowColors(true);
-    m_runsView->setWordWrap(false);
-    m_runsView->setItemDelegateForColumn(RunsModel::Progress,
-                                         new ProgressDelegate(RunsModel::ProgressRole, RunsModel::StatusRole, m_runsView));
-    m_runsView->horizontalHeader()->setStretchLastSection(true);
-    const int widths[RunsModel::ColumnCount] = {96, 170, 78, 112, 46, 86, 60, 80, 60, 64};
-    for (int c = 0; c < RunsModel::ColumnCount; ++c)
-        m_runsView->setColumnWidth(c, widths[c]);
     auto *filters = new QHBoxLayout;
     filters->addWidget(filterText, 1);
     filters->addWidget(filterStatus);
@@ -109,7 +95,7 @@ MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &toke
     splitter->addWidget(m_runView);
     splitter->setStretchFactor(0, 2);
     splitter->setStretchFactor(1, 3);
-    splitter->setSizes({700, 800});
+    splitter->setSizes({720, 780});
     setCentralWidget(splitter);
 
     buildEventLog();
@@ -185,16 +171,23 @@ MainWindow::MainWindow(ViewerFeed *feed, const QString &url, const QString &toke
         });
         m_tray->show();
     }
+    // Only what happens while the window is open: the Workspace says which runs ended live.
+    connect(m_workspace, &Workspace::runEnded, this, [this](const QString &id, bool failed) {
+        const RunState *run = m_workspace->run(id);
+        const QString name = run ? run->name() : id;
+        if (!failed)
+            notify(tr("Run completed"), name, false);
+        else
+            notify(tr("Run failed"), tr("%1: %2").arg(name, run ? run->lastError() : QString()), true);
+    });
     connect(m_workspace, &Workspace::applied, this, [this](const EventBatch &batch) {
+        if (m_stalled.isEmpty())
+            return;
         for (const Event &event : batch) {
-            const RunState *run = m_workspace->run(event.run);
-            const QString name = run ? run->name() : event.run;
-            if (event.kind == EventKind::RunCompleted)
-                notify(tr("Run completed"), name, false);
-            else if (event.kind == EventKind::RunFailed)
-                notify(tr("Run failed"), tr("%1: %2").arg(name, run ? run->lastError() : QString()), true);
-            if (m_stalled.remove(event.run))
-                statusBar()->showMessage(tr("%1 is sending again").arg(name), 5000);
+            if (m_stalled.remove(event.run)) {
+                const RunState *run = m_workspace->run(event.run);
+                statusBar()->showMessage(tr("%1 is sending again").arg(run ? run->name() : event.run), 5000);
+            }
         }
     });
     m_stallSeconds = Preferences::load().stallSeconds;
@@ -214,6 +207,7 @@ MainWindow::~MainWindow() = default;
 void MainWindow::buildEventLog()
 {
     m_log = new EventLogModel(20000, this);
+    m_log->setWorkspace(m_workspace);
     m_logFilter = new EventLogFilter(this);
     m_logFilter->setSourceModel(m_log);
     m_logFilter->setType(QStringLiteral("-metric,token"));
@@ -260,17 +254,8 @@ void MainWindow::buildEventLog()
     });
     connect(clear, &QToolButton::clicked, m_log, &EventLogModel::clear);
 
-    m_logView = new QTableView(panel);
-    m_logView->setObjectName(QStringLiteral("eventLog"));
+    m_logView = new EventLogTable(panel);
     m_logView->setModel(m_logFilter);
-    m_logView->verticalHeader()->hide();
-    m_logView->verticalHeader()->setDefaultSectionSize(20);
-    m_logView->horizontalHeader()->setStretchLastSection(true);
-    m_logView->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_logView->setWordWrap(false);
-    m_logView->setColumnWidth(EventLogModel::Time, 100);
-    m_logView->setColumnWidth(EventLogModel::Run, 170);
-    m_logView->setColumnWidth(EventLogModel::Type, 120);
     // Leave autoscroll when the user scrolls up; take it up again at the bottom.
     connect(m_logView->verticalScrollBar(), &QScrollBar::valueChanged, this, [this](int value) {
         if (m_logView->verticalScrollBar()->isSliderDown())
@@ -303,8 +288,15 @@ void MainWindow::updateLogRuns()
     m_logRun->blockSignals(true);
     while (m_logRun->count() > 1)
         m_logRun->removeItem(1);
+    // Runs by name; a name that two runs share gets the id too.
+    QHash<QString, int> uses;
     for (const QString &id : m_workspace->runIds())
-        m_logRun->addItem(id, id);
+        ++uses[m_workspace->run(id)->name()];
+    for (const QString &id : m_workspace->runIds()) {
+        const QString name = m_workspace->run(id)->name();
+        m_logRun->addItem(uses.value(name) > 1 && name != id ? tr("%1 (%2)").arg(name, id) : name, id);
+        m_logRun->setItemData(m_logRun->count() - 1, id, Qt::ToolTipRole);
+    }
     const int index = m_logRun->findData(current);
     m_logRun->setCurrentIndex(index < 0 ? 0 : index);
     m_logRun->blockSignals(false);
@@ -444,15 +436,13 @@ void MainWindow::notify(const QString &title, const QString &message, bool failu
 void MainWindow::checkStalls()
 {
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
-    for (const QString &id : m_workspace->runIds()) {
+    for (const QString &id : m_workspace->silentRuns(now, qint64(m_stallSeconds) * 1000)) {
         const RunState *run = m_workspace->run(id);
-        if (!run || run->status() != QLatin1String("running") || m_stalled.contains(id))
+        if (!run || m_stalled.contains(id))
             continue;
-        if (run->updatedMs() > 0 && now - run->updatedMs() >= qint64(m_stallSeconds) * 1000) {
-            m_stalled.insert(id);
-            notify(tr("Run stalled"),
-                   tr("%1 has sent nothing for %2").arg(run->name(), Format::duration((now - run->updatedMs()) / 1000.0)), true);
-        }
+        m_stalled.insert(id);
+        notify(tr("Run stalled"),
+               tr("%1 has sent nothing for %2").arg(run->name(), Format::duration((now - run->updatedMs()) / 1000.0)), true);
     }
 }
 

@@ -18,8 +18,10 @@ namespace Runwatch {
 
 class EventLogFilter;
 class EventLogModel;
+class EventLogTable;
 class RunsFilterModel;
 class RunsModel;
+class RunsTable;
 class RunView;
 class Workspace;
 
@@ -34,7 +36,7 @@ public:
 
     Workspace *workspace() const { return m_workspace; }
     RunView *runView() const { return m_runView; }
-    QTableView *runsView() const { return m_runsView; }
+    RunsTable *runsView() const { return m_runsView; }
     EventLogModel *eventLog() const { return m_log; }
     // Selects the run (and shows it) if it is listed.
     void selectRun(const QString &run);
@@ -71,11 +73,11 @@ private:
     Workspace *m_workspace;
     RunsModel *m_runs;
     RunsFilterModel *m_runsFilter;
-    QTableView *m_runsView;
+    RunsTable *m_runsView;
     RunView *m_runView;
     EventLogModel *m_log;
     EventLogFilter *m_logFilter;
-    QTableView *m_logView;
+    EventLogTable *m_logView;
     QComboBox *m_logRun;
     QComboBox *m_logType;
     QToolButton *m_autoscroll;

@@ -2,6 +2,7 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QFile>
 #include <QRandomGenerator>
 #include <QStandardPaths>
 
@@ -42,6 +43,88 @@ bool parseSeconds(const QString &text, const QString &flag, int *outMs, QString 
     return true;
 }
 
+// Edit distance, for "did you mean" on a mistyped flag.
+int distance(const QString &a, const QString &b)
+{
+    QVector<int> row(b.size() + 1);
+    for (qsizetype j = 0; j <= b.size(); ++j)
+        row[j] = int(j);
+    for (qsizetype i = 1; i <= a.size(); ++i) {
+        int diagonal = row[0];
+        row[0] = int(i);
+        for (qsizetype j = 1; j <= b.size(); ++j) {
+            const int above = row[j];
+            row[j] = qMin(qMin(row[j] + 1, row[j - 1] + 1), diagonal + (a.at(i - 1) == b.at(j - 1) ? 0 : 1));
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+// The parser's own message as one of ours: "unknown option 'hedless' (did you mean --headless?)".
+QString parseError(const QCommandLineParser &parser, const QList<QCommandLineOption> &options)
+{
+    QString text = parser.errorText();
+    if (text.endsWith(QLatin1Char('.')))
+        text.chop(1);
+    if (!text.isEmpty())
+        text[0] = text.at(0).toLower();
+    const QStringList unknown = parser.unknownOptionNames();
+    if (unknown.size() == 1) {
+        QString best;
+        int bestDistance = 3; // more than two edits away is another word, not a typo
+        for (const QCommandLineOption &option : options) {
+            for (const QString &name : option.names()) {
+                const int d = name.size() > 1 ? distance(unknown.first(), name) : 99;
+                if (d < bestDistance) {
+                    bestDistance = d;
+                    best = name;
+                }
+            }
+        }
+        if (!best.isEmpty())
+            text += QStringLiteral(" (did you mean --%1?)").arg(best);
+    }
+    return text;
+}
+
+// A token kept in a file (so that it stays out of `ps` and the shell history): its first line,
+// trimmed.
+bool readTokenFile(const QString &file, const QString &flag, QString *token, QString *error)
+{
+    QFile in(file);
+    if (!in.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read %1 %2: %3").arg(flag, file, in.errorString());
+        return false;
+    }
+    *token = QString::fromUtf8(in.readLine()).trimmed();
+    if (token->isEmpty()) {
+        *error = QStringLiteral("%1 %2 is empty (the token is its first line)").arg(flag, file);
+        return false;
+    }
+    return true;
+}
+
+// A token given directly, from a file, or through the environment. On the command line the one
+// given last wins (saved settings come first, so a flag given by hand wins over them); the
+// environment is the fallback.
+bool resolveToken(const QCommandLineParser &parser, const QCommandLineOption &direct, const QCommandLineOption &file,
+                  const char *environment, QString *token, QString *error)
+{
+    const QStringList given = parser.optionNames();
+    qsizetype directAt = -1, fileAt = -1;
+    for (qsizetype i = 0; i < given.size(); ++i) {
+        if (direct.names().contains(given.at(i)))
+            directAt = i;
+        else if (file.names().contains(given.at(i)))
+            fileAt = i;
+    }
+    if (fileAt > directAt)
+        return readTokenFile(parser.value(file), QStringLiteral("--") + file.names().first(), token, error);
+    *token = directAt >= 0 ? parser.value(direct) : qEnvironmentVariable(environment);
+    return true;
+}
+
 } // namespace
 
 bool parseOptions(const QStringList &arguments, AppOptions *options, QString *error)
@@ -58,7 +141,9 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
     const QCommandLineOption port(QStringLiteral("port"), QCoreApplication::translate("main", "Port to listen on; 0 picks a free one (default 7600)."), QStringLiteral("N"), QStringLiteral("7600"));
     const QCommandLineOption dataDir(QStringLiteral("data-dir"), QCoreApplication::translate("main", "Where history is kept (default: the user's application data folder)."), QStringLiteral("DIR"));
     const QCommandLineOption token(QStringLiteral("token"), QCoreApplication::translate("main", "Producer/admin token (default: $RUNWATCH_TOKEN; generated on non-loopback binds)."), QStringLiteral("T"));
-    const QCommandLineOption viewerToken(QStringLiteral("viewer-token"), QCoreApplication::translate("main", "Read-only token for dashboards."), QStringLiteral("T"));
+    const QCommandLineOption tokenFile(QStringLiteral("token-file"), QCoreApplication::translate("main", "Read the producer/admin token from the first line of FILE."), QStringLiteral("FILE"));
+    const QCommandLineOption viewerToken(QStringLiteral("viewer-token"), QCoreApplication::translate("main", "Read-only token for dashboards (default: $RUNWATCH_VIEWER_TOKEN)."), QStringLiteral("T"));
+    const QCommandLineOption viewerTokenFile(QStringLiteral("viewer-token-file"), QCoreApplication::translate("main", "Read the read-only token from the first line of FILE."), QStringLiteral("FILE"));
     const QCommandLineOption allowOrigin(QStringLiteral("allow-origin"), QCoreApplication::translate("main", "A browser origin allowed besides the server's own (repeatable; * allows any)."), QStringLiteral("ORIGIN"));
     const QCommandLineOption maxMessage(QStringLiteral("max-message-bytes"), QCoreApplication::translate("main", "Largest WebSocket message or HTTP body (default 16777216)."), QStringLiteral("N"));
     const QCommandLineOption maxQueue(QStringLiteral("max-queue-bytes"), QCoreApplication::translate("main", "Unsent bytes a subscriber may fall behind before it is cut loose (default 8388608)."), QStringLiteral("N"));
@@ -78,15 +163,22 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
     const QCommandLineOption maxByteRate(QStringLiteral("max-bytes-per-second"), QCoreApplication::translate("main", "Bytes a second one producer may publish (default 67108864; 0: no limit)."), QStringLiteral("N"));
     const QCommandLineOption maxRuns(QStringLiteral("max-runs"), QCoreApplication::translate("main", "Runs the server holds; events that would start another are refused (default 10000)."), QStringLiteral("N"));
     const QCommandLineOption maxMetrics(QStringLiteral("max-metrics-per-run"), QCoreApplication::translate("main", "Metric names one run may have (default 10000)."), QStringLiteral("N"));
+    const QCommandLineOption maxSteps(QStringLiteral("max-steps-per-run"), QCoreApplication::translate("main", "Step ids one run may have (default 10000)."), QStringLiteral("N"));
     const QCommandLineOption maxString(QStringLiteral("max-string-bytes"), QCoreApplication::translate("main", "Longest JSON string in a published event (default 1048576)."), QStringLiteral("N"));
+    // How many times faster than real time the demo runs: lets a test watch many generations of
+    // demo runs come and go in a few seconds. Not for people, so not in --help.
+    QCommandLineOption demoSpeed(QStringLiteral("demo-speed"), QStringLiteral("Demo time lapse factor."), QStringLiteral("N"));
+    demoSpeed.setFlags(QCommandLineOption::HiddenFromHelp);
     const QCommandLineOption screenshot(QStringLiteral("screenshot"), QCoreApplication::translate("main", "Save the window as PNG once it has settled, then exit."), QStringLiteral("FILE"));
     const QCommandLineOption lang(QStringLiteral("lang"), QCoreApplication::translate("main", "User interface language (for example de)."), QStringLiteral("LANG"));
-    parser.addOptions({headless, demo, bind, port, dataDir, token, viewerToken, allowOrigin, maxMessage, maxQueue,
-                       pingInterval, keepalive, follow, syncFull, retainDays, maxHistory, tlsCert, tlsKey, maxConnections, maxPerAddress, maxEventRate, maxByteRate, maxRuns, maxMetrics, maxString,
-                       maxSubscriptions, maxPerPublish, screenshot, lang});
+    const QList<QCommandLineOption> all{headless, demo, bind, port, dataDir, token, tokenFile, viewerToken, viewerTokenFile,
+                                        allowOrigin, maxMessage, maxQueue, pingInterval, keepalive, follow, syncFull, retainDays,
+                                        maxHistory, tlsCert, tlsKey, maxConnections, maxPerAddress, maxEventRate, maxByteRate,
+                                        maxRuns, maxMetrics, maxSteps, maxString, maxSubscriptions, maxPerPublish, demoSpeed, screenshot, lang};
+    parser.addOptions(all);
 
     if (!parser.parse(arguments)) {
-        *error = parser.errorText();
+        *error = parseError(parser, all);
         return false;
     }
     if (parser.isSet(QStringLiteral("help"))) {
@@ -106,6 +198,12 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
     options->headless = parser.isSet(headless);
     options->demo = parser.isSet(demo);
     options->screenshot = parser.value(screenshot);
+    qint64 number = 0;
+    if (parser.isSet(demoSpeed)) {
+        if (!parseNumber(parser.value(demoSpeed), QStringLiteral("--demo-speed"), 1, 1000, &number, error))
+            return false;
+        options->demoSpeed = int(number);
+    }
     options->lang = parser.value(lang);
 
     const QString bindText = parser.value(bind).trimmed();
@@ -115,7 +213,6 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
         *error = QStringLiteral("--bind needs an IP address such as 127.0.0.1 or 0.0.0.0, not \"%1\"").arg(bindText);
         return false;
     }
-    qint64 number = 0;
     if (!parseNumber(parser.value(port), QStringLiteral("--port"), 0, 65535, &number, error))
         return false;
     config.port = quint16(number);
@@ -136,8 +233,9 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
 
     config.dataDir = parser.isSet(dataDir) ? parser.value(dataDir)
                                            : QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
-    config.token = parser.isSet(token) ? parser.value(token) : qEnvironmentVariable("RUNWATCH_TOKEN");
-    config.viewerToken = parser.value(viewerToken);
+    if (!resolveToken(parser, token, tokenFile, "RUNWATCH_TOKEN", &config.token, error)
+        || !resolveToken(parser, viewerToken, viewerTokenFile, "RUNWATCH_VIEWER_TOKEN", &config.viewerToken, error))
+        return false;
     if (parser.isSet(token) && config.token.isEmpty()) {
         *error = QStringLiteral("--token must not be empty");
         return false;
@@ -201,6 +299,11 @@ bool parseOptions(const QStringList &arguments, AppOptions *options, QString *er
         if (!parseNumber(parser.value(maxMetrics), QStringLiteral("--max-metrics-per-run"), 1, 100000000, &number, error))
             return false;
         config.maxMetricsPerRun = int(number);
+    }
+    if (parser.isSet(maxSteps)) {
+        if (!parseNumber(parser.value(maxSteps), QStringLiteral("--max-steps-per-run"), 1, 100000000, &number, error))
+            return false;
+        config.maxStepsPerRun = int(number);
     }
     if (parser.isSet(maxString)) {
         if (!parseNumber(parser.value(maxString), QStringLiteral("--max-string-bytes"), 1, qint64(1) << 40, &number, error))

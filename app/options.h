@@ -11,6 +11,7 @@ struct AppOptions {
     ServerConfig server;
     bool headless = false;
     bool demo = false;
+    int demoSpeed = 1; // --demo-speed: demo ticks per real tick
     QString screenshot;
     QString lang;
     bool tokenGenerated = false;

@@ -143,6 +143,12 @@ private Q_SLOTS:
     void seqContinuesAcrossRestart_data();
     void seqContinuesAcrossRestart();
     void limitFlagsApply();
+    void misspeltFlagBeforeDisplayCheck_data();
+    void misspeltFlagBeforeDisplayCheck();
+    void maxStepsPerRunApplies();
+    void tokensFromFilesAndEnvironment_data();
+    void tokensFromFilesAndEnvironment();
+    void demoKeepsBoundedRuns();
 
 private:
     QNetworkAccessManager m_nam;
@@ -237,7 +243,9 @@ void TestCli::helpAndVersion_data()
     QTest::addColumn<QString>("flag");
     QTest::addColumn<QStringList>("mentions");
     const QStringList helpMentions{QStringLiteral("--port"), QStringLiteral("--bind"), QStringLiteral("--data-dir"),
-                                   QStringLiteral("--token"), QStringLiteral("--headless")};
+                                   QStringLiteral("--token"), QStringLiteral("--headless"), QStringLiteral("--max-steps-per-run"),
+                                   QStringLiteral("--token-file"), QStringLiteral("--viewer-token-file"),
+                                   QStringLiteral("RUNWATCH_VIEWER_TOKEN")};
     QTest::newRow("--help") << QStringLiteral("--help") << helpMentions;
     QTest::newRow("-h") << QStringLiteral("-h") << helpMentions;
     QTest::newRow("--version") << QStringLiteral("--version") << QStringList{QStringLiteral("runwatch")};
@@ -305,6 +313,11 @@ void TestCli::badInvocation_data()
     QTest::newRow("max string bytes empty") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-string-bytes"), QString()} << QStringLiteral("--max-string-bytes");
     QTest::newRow("max subscriptions 0") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-subscriptions"), QStringLiteral("0")} << QStringLiteral("--max-subscriptions");
     QTest::newRow("max events per publish x") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-events-per-publish"), QStringLiteral("x")} << QStringLiteral("--max-events-per-publish");
+    QTest::newRow("max steps per run 0") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--max-steps-per-run"), QStringLiteral("0")} << QStringLiteral("--max-steps-per-run");
+    QTest::newRow("token file missing") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--token-file"), QStringLiteral("DATA-none")} << QStringLiteral("--token-file");
+    QTest::newRow("token file empty") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--token-file"), QStringLiteral("EMPTY")} << QStringLiteral("empty");
+    QTest::newRow("viewer token file missing") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--token"), QStringLiteral("admin-secret"), QStringLiteral("--viewer-token-file"), QStringLiteral("DATA-none")} << QStringLiteral("--viewer-token-file");
+    QTest::newRow("viewer token file blank") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("--token"), QStringLiteral("admin-secret"), QStringLiteral("--viewer-token-file"), QStringLiteral("BLANK")} << QStringLiteral("--viewer-token-file");
     QTest::newRow("stray argument") << QStringList{h, p, QStringLiteral("0"), d, QStringLiteral("DATA"), QStringLiteral("extra")} << QStringLiteral("extra");
 }
 
@@ -320,10 +333,20 @@ void TestCli::badInvocation()
         QVERIFY(f.open(QIODevice::WriteOnly));
         f.write("not a directory\n");
     }
+    const QString empty = dir.filePath(QStringLiteral("empty-file"));
+    const QString blank = dir.filePath(QStringLiteral("blank-file"));
+    {
+        QFile e(empty), b(blank);
+        QVERIFY(e.open(QIODevice::WriteOnly));
+        QVERIFY(b.open(QIODevice::WriteOnly));
+        b.write("   \nsecond-line-is-not-the-token\n");
+    }
     QTcpServer holder;
     QVERIFY(holder.listen(QHostAddress(QHostAddress::LocalHost), 0));
     const QString taken = QString::number(holder.serverPort());
     auto fill = [&](QString s) {
+        s.replace(QLatin1String("EMPTY"), empty);
+        s.replace(QLatin1String("BLANK"), blank);
         s.replace(QLatin1String("DATA"), dir.filePath(QStringLiteral("data")));
         s.replace(QLatin1String("FILE"), file);
         s.replace(QLatin1String("TAKEN"), taken);
@@ -536,6 +559,165 @@ void TestCli::limitFlagsApply()
     r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), eventsBody(QStringLiteral("a"), 4));
     QCOMPARE(r.status, 413);
     QVERIFY2(message(r).contains(QLatin1String("the limit is 3")), r.body.constData());
+}
+
+void TestCli::misspeltFlagBeforeDisplayCheck_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QStringList>("mentions");
+    QTest::newRow("--hedless") << QStringList{QStringLiteral("--hedless")}
+                               << QStringList{QStringLiteral("runwatch: unknown option 'hedless'"), QStringLiteral("--headless")};
+    QTest::newRow("--hedless with more") << QStringList{QStringLiteral("--demo"), QStringLiteral("--hedless"), QStringLiteral("--port"), QStringLiteral("0")}
+                                         << QStringList{QStringLiteral("runwatch: unknown option 'hedless'")};
+    QTest::newRow("bad value") << QStringList{QStringLiteral("--port"), QStringLiteral("http")}
+                               << QStringList{QStringLiteral("runwatch: --port must be"), QStringLiteral("http")};
+    QTest::newRow("token file missing") << QStringList{QStringLiteral("--token-file"), QStringLiteral("/nonexistent/token")}
+                                        << QStringList{QStringLiteral("runwatch: cannot read --token-file /nonexistent/token")};
+    // A good command line still gets the display message.
+    QTest::newRow("no display") << QStringList{QStringLiteral("--port"), QStringLiteral("0")}
+                                << QStringList{QStringLiteral("runwatch: no display"), QStringLiteral("--headless")};
+}
+
+// Without any display (no DISPLAY, no WAYLAND_DISPLAY, no QT_QPA_PLATFORM) a mistake on the
+// command line is named as such, not taken for a missing display.
+void TestCli::misspeltFlagBeforeDisplayCheck()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QStringList, mentions);
+    QTemporaryDir dir;
+    QProcessEnvironment env = RunwatchProcess::cleanEnvironment();
+    for (const char *name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"})
+        env.remove(QString::fromLatin1(name));
+    arguments << QStringLiteral("--data-dir") << dir.path();
+    RunwatchProcess rw(arguments, env);
+    QVERIFY(rw.waitFinished());
+    QCOMPARE(rw.process().exitStatus(), QProcess::NormalExit);
+    QCOMPARE(rw.process().exitCode(), 2);
+    QVERIFY2(rw.out().isEmpty(), rw.out().constData());
+    const QStringList lines = nonEmptyLines(rw.err());
+    QVERIFY2(lines.size() == 1, rw.err().constData());
+    for (const QString &mention : std::as_const(mentions))
+        QVERIFY2(lines.first().contains(mention), qPrintable(lines.first() + QStringLiteral(" does not say ") + mention));
+    if (!mentions.first().contains(QLatin1String("no display")))
+        QVERIFY2(!lines.first().contains(QLatin1String("display")), qPrintable(lines.first()));
+}
+
+void TestCli::maxStepsPerRunApplies()
+{
+    QTemporaryDir dir;
+    RunwatchProcess rw({QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--data-dir"), dir.path(),
+                        QStringLiteral("--max-steps-per-run"), QStringLiteral("2")});
+    QVERIFY(rw.waitListening());
+    auto steps = [](int first, int count) {
+        QJsonArray array;
+        for (int i = first; i < first + count; ++i) {
+            QJsonObject event = Test::event(QStringLiteral("plan"), QStringLiteral("step_started"), {{QStringLiteral("name"), QStringLiteral("s")}});
+            event.insert(QStringLiteral("step"), QStringLiteral("s%1").arg(i));
+            array.append(event);
+        }
+        return QJsonDocument(array).toJson(QJsonDocument::Compact);
+    };
+    const QUrl post = rw.http(QStringLiteral("/api/events"));
+    QCOMPARE(fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), steps(1, 2)).status, 200);
+    const Reply r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), steps(3, 1));
+    QCOMPARE(r.status, 413);
+    QVERIFY2(r.body.contains("--max-steps-per-run") && r.body.contains("the limit is 2"), r.body.constData());
+}
+
+void TestCli::tokensFromFilesAndEnvironment_data()
+{
+    // Arguments and environment; ADMIN_FILE and VIEWER_FILE are files holding the tokens below.
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QStringList>("environment");
+    QTest::addColumn<QString>("admin");
+    QTest::addColumn<QString>("viewer");
+    const QString admin = QStringLiteral("admin-from-file");
+    const QString viewer = QStringLiteral("viewer-from-file");
+    QTest::newRow("--token-file") << QStringList{QStringLiteral("--token-file"), QStringLiteral("ADMIN_FILE")} << QStringList() << admin << QString();
+    QTest::newRow("both files") << QStringList{QStringLiteral("--token-file"), QStringLiteral("ADMIN_FILE"), QStringLiteral("--viewer-token-file"), QStringLiteral("VIEWER_FILE")}
+                                << QStringList() << admin << viewer;
+    QTest::newRow("RUNWATCH_VIEWER_TOKEN") << QStringList{QStringLiteral("--token"), QStringLiteral("admin-flag")}
+                                           << QStringList{QStringLiteral("RUNWATCH_VIEWER_TOKEN=viewer-env")}
+                                           << QStringLiteral("admin-flag") << QStringLiteral("viewer-env");
+    QTest::newRow("both from the environment") << QStringList()
+                                               << QStringList{QStringLiteral("RUNWATCH_TOKEN=admin-env"), QStringLiteral("RUNWATCH_VIEWER_TOKEN=viewer-env")}
+                                               << QStringLiteral("admin-env") << QStringLiteral("viewer-env");
+    QTest::newRow("files win over the environment") << QStringList{QStringLiteral("--token-file"), QStringLiteral("ADMIN_FILE"), QStringLiteral("--viewer-token-file"), QStringLiteral("VIEWER_FILE")}
+                                                    << QStringList{QStringLiteral("RUNWATCH_TOKEN=admin-env"), QStringLiteral("RUNWATCH_VIEWER_TOKEN=viewer-env")}
+                                                    << admin << viewer;
+    QTest::newRow("the last of --token and --token-file wins") << QStringList{QStringLiteral("--token"), QStringLiteral("admin-flag"), QStringLiteral("--token-file"), QStringLiteral("ADMIN_FILE")}
+                                                             << QStringList() << admin << QString();
+}
+
+void TestCli::tokensFromFilesAndEnvironment()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QStringList, environment);
+    QFETCH(QString, admin);
+    QFETCH(QString, viewer);
+    QTemporaryDir dir;
+    const QString adminFile = dir.filePath(QStringLiteral("admin.token"));
+    const QString viewerFile = dir.filePath(QStringLiteral("viewer.token"));
+    {
+        QFile a(adminFile), v(viewerFile);
+        QVERIFY(a.open(QIODevice::WriteOnly) && v.open(QIODevice::WriteOnly));
+        a.write("  admin-from-file \n# only the first line counts\n");
+        v.write("viewer-from-file\r\n");
+    }
+    for (QString &argument : arguments) {
+        argument.replace(QLatin1String("ADMIN_FILE"), adminFile);
+        argument.replace(QLatin1String("VIEWER_FILE"), viewerFile);
+    }
+    QProcessEnvironment env = RunwatchProcess::cleanEnvironment();
+    env.remove(QStringLiteral("RUNWATCH_VIEWER_TOKEN"));
+    for (const QString &pair : std::as_const(environment))
+        env.insert(pair.section(QLatin1Char('='), 0, 0), pair.section(QLatin1Char('='), 1));
+    RunwatchProcess rw(QStringList{QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--data-dir"),
+                                   dir.filePath(QStringLiteral("data"))} + arguments,
+                       env);
+    QVERIFY(rw.waitListening());
+    const QUrl runs = rw.http(QStringLiteral("/api/runs"));
+    const QUrl post = rw.http(QStringLiteral("/api/events"));
+    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), runs).status, 401);
+    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), runs, QStringLiteral("admin-flag-wrong")).status, 401);
+    QCOMPARE(fetch(m_nam, QByteArrayLiteral("POST"), post, admin, eventsBody(QStringLiteral("t"), 1)).status, 200);
+    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), runs, admin).status, 200);
+    if (!viewer.isEmpty()) {
+        QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), runs, viewer).status, 200);
+        const Reply r = fetch(m_nam, QByteArrayLiteral("POST"), post, viewer, eventsBody(QStringLiteral("t"), 1));
+        QCOMPARE(r.status, 403); // read only
+    }
+    QVERIFY(rw.signal(SIGTERM));
+    QVERIFY(rw.waitFinished());
+    QCOMPARE(rw.process().exitCode(), 0);
+}
+
+// A demo left running keeps a bounded number of runs: old finished ones make room for new ones.
+// The demo runs a hundred times faster than real time here, so generations come and go quickly.
+void TestCli::demoKeepsBoundedRuns()
+{
+    QTemporaryDir dir;
+    RunwatchProcess rw({QStringLiteral("--headless"), QStringLiteral("--demo"), QStringLiteral("--demo-speed"), QStringLiteral("100"),
+                        QStringLiteral("--port"), QStringLiteral("0"), QStringLiteral("--data-dir"), dir.path()});
+    QVERIFY(rw.waitListening());
+    const QUrl runs = rw.http(QStringLiteral("/api/runs"));
+    int most = 0;
+    QStringList ids;
+    // Until the sixth generation of five runs has started: 30 runs made in all.
+    auto sixthGeneration = [&] {
+        const Reply r = fetch(m_nam, QByteArrayLiteral("GET"), runs);
+        ids.clear();
+        for (const QJsonValue &run : r.array())
+            ids.append(run.toObject().value(QLatin1String("id")).toString());
+        most = qMax(most, int(ids.size()));
+        return std::any_of(ids.cbegin(), ids.cend(), [](const QString &id) { return id.endsWith(QLatin1String("-6")); });
+    };
+    QVERIFY2(QTest::qWaitFor(sixthGeneration, 60000), qPrintable(ids.join(QLatin1Char(' '))));
+    QVERIFY2(most <= 12, qPrintable(QStringLiteral("%1 runs held at once: %2").arg(most).arg(ids.join(QLatin1Char(' ')))));
+    QVERIFY2(most >= 10, qPrintable(QStringLiteral("only %1 runs kept").arg(most)));
+    // The oldest went first: nothing of the first generation is left.
+    for (const QString &id : std::as_const(ids))
+        QVERIFY2(!id.endsWith(QLatin1String("-1")), qPrintable(id));
 }
 
 QTEST_MAIN(TestCli)

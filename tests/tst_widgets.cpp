@@ -2,10 +2,12 @@
 // QAbstractItemModelTester, the filters, the progress delegate, MetricChart and RunView.
 #include "codec.h"
 #include "eventlogmodel.h"
+#include "eventlogtable.h"
 #include "format.h"
 #include "metricchart.h"
 #include "progressdelegate.h"
 #include "runsmodel.h"
+#include "runstable.h"
 #include "runstate.h"
 #include "runview.h"
 #include "stepsmodel.h"
@@ -14,10 +16,16 @@
 #include <QAbstractItemModelTester>
 #include <QApplication>
 #include <QFile>
+#include <QDateTime>
+#include <QHeaderView>
 #include <QImage>
 #include <QJsonArray>
 #include <QJsonObject>
+#include <QLabel>
 #include <QPainter>
+#include <QProgressBar>
+#include <QSplitter>
+#include <QToolButton>
 #include <QRandomGenerator>
 #include <QSet>
 #include <QSignalSpy>
@@ -194,6 +202,19 @@ private Q_SLOTS:
     void groupMetrics_data();
     void groupMetrics();
     void runViewShowsOneChartPerGroup();
+    void metricsCsvOneRowPerStep();
+    void sectionMetrics_data();
+    void sectionMetrics();
+    void runViewSectionsCollapse();
+
+    // What the window tells people
+    void progressStaysTrueAfterEarlyEnd();
+    void notifiesOnlyWhatHappensLive();
+    void silentRunsOnlyWhileOpen();
+    void rates_data();
+    void rates();
+    void throughputCarriesUnit();
+    void tablesReadableAt1500();
 };
 
 void TestWidgets::initTestCase()
@@ -1022,10 +1043,10 @@ void TestWidgets::metricChartExportCsv()
     QVERIFY(in.open(QIODevice::ReadOnly | QIODevice::Text));
     QTextStream stream(&in);
     QString header = stream.readLine();
-    QVERIFY(header.contains(s("step")) && header.contains(s("value")));
+    QCOMPARE(header, s("step,time,loss")); // the table every CSV export writes
     const QStringList columns = header.split(QLatin1Char(','));
     const int stepColumn = int(columns.indexOf(s("step")));
-    const int valueColumn = int(columns.indexOf(s("value")));
+    const int valueColumn = int(columns.indexOf(s("loss")));
     QVERIFY(stepColumn >= 0 && valueColumn >= 0);
     const MetricSeries *series = ws.run(s("big"))->series(s("loss"));
     int rows = 0, nan = 0, inf = 0;
@@ -1169,6 +1190,365 @@ void TestWidgets::eventLogPrependsOlderRows()
     model.append({ev(13, QStringLiteral("r"), QStringLiteral("log"), {{QStringLiteral("message"), QStringLiteral("y")}})});
     QCOMPARE(model.rowCount(), 5);
     QCOMPARE(model.oldestSeq(), 9);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSV, sections, progress, notifications, rates, column widths
+
+void TestWidgets::metricsCsvOneRowPerStep()
+{
+    Workspace ws;
+    Seq seq;
+    EventBatch batch{ev(seq(), s("r"), s("run_started"), obj({{s("name"), s("R")}}))};
+    for (int step = 1; step <= 5; ++step) {
+        QJsonObject data = obj({{s("step"), step}, {s("train/loss"), 1.0 / step}, {s("lr"), 0.01}});
+        batch.append(ev(seq(), s("r"), s("metric"), data));
+        if (step % 2 == 0) // logged by another event at the same step: same row
+            batch.append(ev(seq(), s("r"), s("metric"), obj({{s("step"), step}, {s("eval/acc"), step / 10.0}})));
+    }
+    ws.apply(batch);
+    const QStringList lines = QString::fromUtf8(ws.metricsCsv({s("r")})).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 6); // header and one row per step
+    QCOMPARE(lines.first(), s("step,time,eval/acc,lr,train/loss"));
+    QVERIFY2(lines.at(2).startsWith(s("2,")), qPrintable(lines.at(2)));
+    const QStringList row2 = lines.at(2).split(QLatin1Char(','));
+    QCOMPARE(row2.size(), 5);
+    QVERIFY2(row2.at(1).endsWith(QLatin1Char('Z')), qPrintable(row2.at(1))); // RFC 3339 time
+    QCOMPARE(row2.at(2).toDouble(), 0.2);
+    QCOMPARE(row2.at(4).toDouble(), 0.5);
+    QCOMPARE(lines.at(1).split(QLatin1Char(',')).at(2), QString()); // no eval at step 1
+
+    // A chart exports the same table for its own metrics.
+    MetricChart chart(&ws, s("loss"), {s("train/loss"), s("lr")});
+    chart.setRuns({s("r")});
+    QTemporaryDir dir;
+    const QString file = dir.filePath(s("chart.csv"));
+    QVERIFY(chart.exportCsv(file));
+    QFile in(file);
+    QVERIFY(in.open(QIODevice::ReadOnly));
+    const QStringList chartLines = QString::fromUtf8(in.readAll()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    QCOMPARE(chartLines.size(), 6);
+    QCOMPARE(chartLines.first(), s("step,time,train/loss,lr"));
+    // Several runs: a column per run and metric.
+    ws.apply({ev(seq(), s("q"), s("metric"), obj({{s("step"), 7}, {s("lr"), 0.5}}))});
+    QVERIFY(ws.metricsCsv({s("r"), s("q")}, {s("lr")}).startsWith("step,time,r:lr,q:lr\n"));
+}
+
+void TestWidgets::sectionMetrics_data()
+{
+    QTest::addColumn<QStringList>("names");
+    QTest::addColumn<QStringList>("layout"); // "prefix|title=metric+metric" per chart
+    QTest::newRow("flat names stay as before") << QStringList{s("accuracy"), s("eval_loss"), s("loss")}
+                                               << QStringList{s("|loss=loss+eval_loss"), s("|accuracy=accuracy")};
+    QTest::newRow("train and eval prefixes")
+        << QStringList{s("eval/loss"), s("lr"), s("train/acc"), s("train/loss"), s("train/val_loss")}
+        << QStringList{s("|lr=lr"), s("eval|loss=eval/loss"), s("train|loss=train/loss+train/val_loss"), s("train|acc=train/acc")};
+    QTest::newRow("deeper names keep the rest") << QStringList{s("sys/cpu"), s("sys/gpu/0/util")}
+                                                << QStringList{s("sys|cpu=sys/cpu"), s("sys|gpu/0/util=sys/gpu/0/util")};
+    QTest::newRow("a bare slash is no prefix") << QStringList{s("/x"), s("y/")} << QStringList{s("|/x=/x"), s("|y/=y/")};
+}
+
+void TestWidgets::sectionMetrics()
+{
+    QFETCH(QStringList, names);
+    QFETCH(QStringList, layout);
+    QStringList got;
+    for (const RunView::Section &section : RunView::sectionMetrics(names)) {
+        for (const auto &chart : section.charts)
+            got.append(section.prefix + QLatin1Char('|') + chart.first + QLatin1Char('=') + chart.second.join(QLatin1Char('+')));
+    }
+    QCOMPARE(got, layout);
+}
+
+void TestWidgets::runViewSectionsCollapse()
+{
+    Workspace ws;
+    Seq seq;
+    EventBatch batch{ev(seq(), s("r"), s("run_started"), obj({{s("name"), s("R")}}))};
+    for (int i = 0; i < 50; ++i)
+        batch.append(ev(seq(), s("r"), s("metric"), obj({{s("step"), i}, {s("train/loss"), 1.0 / (i + 1)},
+                                                        {s("train/acc"), i / 50.0}, {s("eval/loss"), 1.1 / (i + 1)},
+                                                        {s("lr"), 0.001}})));
+    ws.apply(batch);
+    RunView view(&ws);
+    view.resize(1000, 1400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.setRuns({s("r")});
+    QCOMPARE(view.sections(), (QStringList{s("eval"), s("train")}));
+    QStringList train;
+    for (MetricChart *chart : view.charts(s("train")))
+        train.append(chart->title());
+    QCOMPARE(train, (QStringList{s("loss"), s("acc")}));
+    QCOMPARE(view.charts(QString()).size(), 1); // lr, without a header
+    QToolButton *header = view.sectionHeader(s("train"));
+    QVERIFY(header);
+    QVERIFY(header->text().startsWith(s("train")));
+    QTRY_VERIFY(header->isVisible());
+    for (MetricChart *chart : view.charts(s("train")))
+        QTRY_VERIFY_WITH_TIMEOUT(chart->isVisible(), 5000);
+
+    // A click on the header folds the section away; the others stay.
+    QTest::mouseClick(header, Qt::LeftButton);
+    QVERIFY(view.isSectionCollapsed(s("train")));
+    for (MetricChart *chart : view.charts(s("train")))
+        QVERIFY(!chart->isVisible());
+    QVERIFY(header->isVisible());
+    for (MetricChart *chart : view.charts(s("eval")))
+        QVERIFY(chart->isVisible());
+    // Folded it stays when the charts are made again (a new metric), and opens on another click.
+    ws.apply({ev(seq(), s("r"), s("metric"), obj({{s("step"), 60}, {s("train/grad_norm"), 2.0}}))});
+    QTRY_COMPARE_WITH_TIMEOUT(view.charts(s("train")).size(), 3, 5000);
+    QVERIFY(view.isSectionCollapsed(s("train")));
+    for (MetricChart *chart : view.charts(s("train")))
+        QVERIFY(!chart->isVisible());
+    QTest::mouseClick(view.sectionHeader(s("train")), Qt::LeftButton);
+    QVERIFY(!view.isSectionCollapsed(s("train")));
+    for (MetricChart *chart : view.charts(s("train"))) {
+        QTRY_VERIFY_WITH_TIMEOUT(chart->isVisible(), 5000);
+        QTRY_VERIFY_WITH_TIMEOUT(chart->pointsDrawn() > 0, 5000);
+    }
+}
+
+namespace {
+
+// A run that got to 320,000 of 1,000,000 and then said it completed.
+EventBatch stoppedEarlyRun(Seq &seq)
+{
+    return {ev(seq(), s("short"), s("run_started"), obj({{s("name"), s("Short run")}, {s("kind"), s("training")}})),
+            ev(seq(), s("short"), s("progress"), obj({{s("completed"), 320000}, {s("total"), 1000000}})),
+            ev(seq(), s("short"), s("run_completed"), QJsonObject())};
+}
+
+// The share of the bar's inner width that is filled with colour, on its middle line.
+double filledShare(const QImage &image, const QRect &bar)
+{
+    int filled = 0, inner = 0;
+    const int y = bar.center().y();
+    for (int x = bar.left() + 2; x <= bar.right() - 2; ++x) {
+        ++inner;
+        filled += isColoured(image.pixel(x, y));
+    }
+    return inner ? double(filled) / inner : 0;
+}
+
+} // namespace
+
+void TestWidgets::progressStaysTrueAfterEarlyEnd()
+{
+    Workspace ws;
+    Seq seq;
+    ws.apply(stoppedEarlyRun(seq));
+    QVERIFY(ws.run(s("short"))->isFinished());
+
+    // The runs table: 32 %, "stopped early", the protocol's status kept for filtering.
+    RunsModel model(&ws);
+    const int row = model.rowOf(s("short"));
+    const QModelIndex progress = model.index(row, RunsModel::Progress);
+    QCOMPARE(progress.data(RunsModel::ProgressRole).toDouble(), 0.32);
+    QCOMPARE(progress.data().toString(), Format::percent(0.32, 1));
+    QCOMPARE(model.index(row, RunsModel::Status).data().toString(), s("stopped early"));
+    QCOMPARE(model.index(row, RunsModel::Status).data(RunsModel::StatusRole).toString(), s("completed"));
+    QVERIFY(model.index(row, RunsModel::Status).data(Qt::ToolTipRole).toString().contains(s("stopped at")));
+
+    // Its progress delegate paints a third of a bar, not a full one.
+    ProgressDelegate delegate(RunsModel::ProgressRole, RunsModel::StatusRole);
+    QImage image(300, 30, QImage::Format_ARGB32_Premultiplied);
+    image.fill(Qt::white);
+    QStyleOptionViewItem option;
+    option.rect = image.rect();
+    option.palette = QApplication::palette();
+    option.palette.setColor(QPalette::Base, Qt::white);
+    option.font = QApplication::font();
+    option.state = QStyle::State_Enabled;
+    {
+        QPainter painter(&image);
+        delegate.paint(&painter, option, progress);
+    }
+    const double share = filledShare(image, ProgressDelegate::barRect(option.rect));
+    QVERIFY2(share > 0.25 && share < 0.40, qPrintable(QStringLiteral("%1 of the bar filled").arg(share)));
+
+    // A run that really completed stays at 100 % and "completed".
+    ws.apply({ev(seq(), s("full"), s("progress"), obj({{s("completed"), 10}, {s("total"), 10}})),
+              ev(seq(), s("full"), s("run_completed"), QJsonObject())});
+    QCOMPARE(model.index(model.rowOf(s("full")), RunsModel::Status).data().toString(), Format::statusText(s("completed")));
+    QCOMPARE(model.index(model.rowOf(s("full")), RunsModel::Progress).data(RunsModel::ProgressRole).toDouble(), 1.0);
+
+    // The run view says the same.
+    RunView view(&ws);
+    view.setRuns({s("short")});
+    auto *bar = view.findChild<QProgressBar *>(s("runProgress"));
+    QVERIFY(bar);
+    QCOMPARE(bar->value(), 320);
+    QCOMPARE(bar->text(), Format::percent(0.32, 1));
+    auto *status = view.findChild<QLabel *>(s("runStatus"));
+    QVERIFY(status);
+    QVERIFY2(status->text().contains(s("stopped early")), qPrintable(status->text()));
+    auto *details = view.findChild<QLabel *>(s("runDetails"));
+    QVERIFY(details);
+    QVERIFY2(details->text().contains(s("stopped at")), qPrintable(details->text()));
+}
+
+void TestWidgets::notifiesOnlyWhatHappensLive()
+{
+    Workspace ws;
+    QSignalSpy ended(&ws, &Workspace::runEnded);
+    Seq seq;
+    // History stored before the window opened: two runs that ended then.
+    EventBatch history = stoppedEarlyRun(seq);
+    history.append(ev(seq(), s("old-fail"), s("run_failed"), obj({{s("message"), s("out of memory")}})));
+    ws.setHistoryEnd(seq.next, QDateTime::currentMSecsSinceEpoch());
+    ws.apply(history);
+    QCOMPARE(ws.run(s("old-fail"))->status(), s("failed"));
+    QCOMPARE(ended.count(), 0);
+
+    // Live: a run fails and another completes while the window is open.
+    ws.apply({ev(seq(), s("live"), s("run_started"), obj({{s("name"), s("Live run")}})),
+              ev(seq(), s("live"), s("run_failed"), obj({{s("message"), s("NaN")}})),
+              ev(seq(), s("live2"), s("run_completed"), QJsonObject())});
+    QCOMPARE(ended.count(), 2);
+    QCOMPARE(ended.at(0).at(0).toString(), s("live"));
+    QCOMPARE(ended.at(0).at(1).toBool(), true);
+    QCOMPARE(ended.at(1).at(0).toString(), s("live2"));
+    QCOMPARE(ended.at(1).at(1).toBool(), false);
+}
+
+void TestWidgets::silentRunsOnlyWhileOpen()
+{
+    Workspace ws;
+    const qint64 opened = BaseMs + 1000000;
+    ws.setHistoryEnd(2, opened);
+    // Silent since long before the window opened: it went quiet with nobody watching.
+    ws.apply({ev(1, s("forgotten"), s("run_started"), {}, QString(), BaseMs),
+              ev(2, s("forgotten"), s("progress"), obj({{s("completed"), 1}, {s("total"), 9}}), QString(), BaseMs + 1000)});
+    QCOMPARE(ws.run(s("forgotten"))->status(), s("running"));
+    // Alive while the window is open, then silent.
+    ws.apply({ev(3, s("hung"), s("run_started"), {}, QString(), opened + 1000)});
+    const qint64 silence = 300000;
+    QCOMPARE(ws.silentRuns(opened + 2000, silence), QStringList());
+    QCOMPARE(ws.silentRuns(opened + 1000 + silence, silence), QStringList{s("hung")});
+    // A run from the history that goes silent after the window opened counts too.
+    Workspace later;
+    later.setHistoryEnd(1, opened);
+    later.apply({ev(1, s("just-before"), s("run_started"), {}, QString(), opened - 1000)});
+    QCOMPARE(later.silentRuns(opened - 1000 + silence, silence), QStringList{s("just-before")});
+}
+
+void TestWidgets::rates_data()
+{
+    QTest::addColumn<QString>("metric");
+    QTest::addColumn<double>("value");
+    QTest::addColumn<QString>("text");
+    QTest::newRow("samples") << s("samples_per_second") << 1180.4 << QLocale().toString(1180.0, 'f', 0) + s(" samples/s");
+    QTest::newRow("tokens") << s("tokens_per_second") << 42.5 << Format::metricValue(42.5) + s(" tokens/s");
+    QTest::newRow("steps") << s("steps_per_second") << 3.25 << Format::metricValue(3.25) + s(" steps/s");
+    QTest::newRow("events") << s("events_per_second") << 900.0 << s("900 events/s");
+    QTest::newRow("it") << s("it_per_s") << 12.0 << s("12 it/s");
+    QTest::newRow("any _per_second") << s("images_per_second") << 5.0 << s("5 images/s");
+    QTest::newRow("unnamed") << s("throughput") << 7.0 << s("7/s");
+}
+
+void TestWidgets::rates()
+{
+    QFETCH(QString, metric);
+    QFETCH(double, value);
+    QFETCH(QString, text);
+    QCOMPARE(Format::rate(value, Format::rateUnit(metric)), text);
+}
+
+void TestWidgets::throughputCarriesUnit()
+{
+    Workspace ws;
+    ws.apply({ev(1, s("chat"), s("metric"), obj({{s("step"), 1}, {s("tokens_per_second"), 42.5}})),
+              ev(2, s("train"), s("metric"), obj({{s("step"), 1}, {s("samples_per_second"), 1180.0}}))});
+    RunsModel model(&ws);
+    QCOMPARE(model.index(model.rowOf(s("chat")), RunsModel::Throughput).data().toString(),
+             Format::metricValue(42.5) + s(" tokens/s"));
+    QVERIFY(model.index(model.rowOf(s("train")), RunsModel::Throughput).data().toString().endsWith(s(" samples/s")));
+    RunView view(&ws);
+    view.setRuns({s("chat")});
+    QVERIFY(view.findChild<QLabel *>(s("runDetails"))->text().contains(s("tokens/s")));
+}
+
+void TestWidgets::tablesReadableAt1500()
+{
+    // The demo's runs, named as people name them, with ids that are not names.
+    Workspace ws;
+    Seq seq;
+    const QList<QPair<QString, QString>> runs{{s("train-resnet50-1204-194055-1"), s("resnet50 lr=3e-4")},
+                                              {s("eval-reasoning-1204-194055-1"), s("eval: reasoning benchmark")},
+                                              {s("plan-literature-1204-194055-1"), s("agent: literature review")},
+                                              {s("chat-assistant-1204-194055-1"), s("chat: training assistant")}};
+    EventBatch batch;
+    for (const auto &[id, name] : runs) {
+        batch.append(ev(seq(), id, s("run_started"), obj({{s("name"), name}, {s("kind"), s("evaluation")}})));
+        batch.append(ev(seq(), id, s("progress"), obj({{s("completed"), 320000}, {s("total"), 1000000}})));
+        batch.append(ev(seq(), id, s("metric"), obj({{s("step"), 320000}, {s("loss"), 0.1234}, {s("samples_per_second"), 1180.0}})));
+        batch.append(ev(seq(), id, s("log"), obj({{s("message"), s("hello")}})));
+    }
+    batch.append(ev(seq(), runs.at(0).first, s("run_completed"), QJsonObject())); // "stopped early"
+    ws.apply(batch);
+
+    // The window's halves as MainWindow lays them out at 1500 px: runs left, the run view right.
+    RunsModel model(&ws);
+    RunsFilterModel filter;
+    filter.setSourceModel(&model);
+    QSplitter splitter;
+    auto *table = new RunsTable(&splitter);
+    table->setModel(&filter);
+    auto *view = new RunView(&ws, &splitter);
+    splitter.addWidget(table);
+    splitter.addWidget(view);
+    splitter.resize(1500, 500);
+    splitter.setSizes({720, 780});
+    splitter.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&splitter));
+    QTRY_VERIFY(table->viewport()->width() > 600);
+
+    const QFontMetrics metrics(table->font());
+    const int viewport = table->viewport()->width();
+    for (int column : RunsTable::keyColumns()) {
+        const int left = table->columnViewportPosition(column);
+        const int width = table->columnWidth(column);
+        QVERIFY2(left >= 0 && left + width <= viewport,
+                 qPrintable(QStringLiteral("%1 at %2..%3 of %4 px").arg(RunsModel::columnTitle(column)).arg(left).arg(left + width).arg(viewport)));
+        for (int row = 0; row < filter.rowCount(); ++row) {
+            const QModelIndex index = filter.index(row, column);
+            int needed = metrics.horizontalAdvance(index.data().toString()) + 8;
+            if (column == RunsModel::Status)
+                needed += table->iconSize().isValid() ? table->iconSize().width() : 16;
+            QVERIFY2(needed <= width, qPrintable(QStringLiteral("\"%1\" needs %2 px, %3 has %4")
+                                                      .arg(index.data().toString()).arg(needed).arg(RunsModel::columnTitle(column)).arg(width)));
+        }
+        const int header = table->horizontalHeader()->fontMetrics().horizontalAdvance(RunsModel::columnTitle(column));
+        QVERIFY(header + 8 <= width);
+    }
+    // Status, then the name, then progress: what people read first is on the left.
+    QCOMPARE(table->horizontalHeader()->logicalIndex(0), int(RunsModel::Status));
+    QCOMPARE(table->horizontalHeader()->logicalIndex(1), int(RunsModel::Name));
+
+    // The event log spans the window: it names runs, wide enough for the names.
+    EventLogModel log;
+    log.setWorkspace(&ws);
+    log.append(batch);
+    EventLogTable logView;
+    logView.setModel(&log);
+    logView.resize(1500, 230);
+    logView.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&logView));
+    logView.fitColumns();
+    QStringList shown = column(log, EventLogModel::Run);
+    shown.removeDuplicates();
+    QStringList names;
+    for (const auto &run : runs)
+        names.append(run.second);
+    QCOMPARE(shown, names);
+    const QFontMetrics logMetrics(logView.font());
+    for (const QString &name : std::as_const(names))
+        QVERIFY2(logMetrics.horizontalAdvance(name) + 8 <= logView.columnWidth(EventLogModel::Run), qPrintable(name));
+    QVERIFY(logMetrics.horizontalAdvance(s("00:00:00.000")) + 8 <= logView.columnWidth(EventLogModel::Time));
+    QCOMPARE(log.index(0, EventLogModel::Run).data(Qt::ToolTipRole).toString(), runs.at(0).first);
+    QVERIFY(logView.columnWidth(EventLogModel::Summary) > 700);
 }
 
 QTEST_MAIN(TestWidgets)

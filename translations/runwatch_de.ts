@@ -51,6 +51,34 @@
         <source>%1 %</source>
         <translation>%1 %</translation>
     </message>
+    <message>
+        <source>stopped early</source>
+        <translation>vorzeitig beendet</translation>
+    </message>
+    <message>
+        <source>stopped at %1 of %2</source>
+        <translation>beendet bei %1 von %2</translation>
+    </message>
+    <message>
+        <source>samples/s</source>
+        <translation>Samples/s</translation>
+    </message>
+    <message>
+        <source>tokens/s</source>
+        <translation>Tokens/s</translation>
+    </message>
+    <message>
+        <source>steps/s</source>
+        <translation>Steps/s</translation>
+    </message>
+    <message>
+        <source>events/s</source>
+        <translation>Ereignisse/s</translation>
+    </message>
+    <message>
+        <source>it/s</source>
+        <translation>it/s</translation>
+    </message>
 </context>
 <context>
     <name>Runwatch::EventLogModel</name>
@@ -315,6 +343,10 @@
 </numerusform>
         </translation>
     </message>
+    <message>
+        <source>%1 (%2)</source>
+        <translation>%1 (%2)</translation>
+    </message>
 </context>
 <context>
     <name>Runwatch::MetricChart</name>
@@ -376,10 +408,6 @@
     <message>
         <source>Charts as PNG…</source>
         <translation>Diagramme als PNG…</translation>
-    </message>
-    <message>
-        <source>Series as CSV…</source>
-        <translation>Datenreihen als CSV…</translation>
     </message>
     <message>
         <source>Smoothing</source>
@@ -453,10 +481,6 @@
         <translation>Laufzeit %1</translation>
     </message>
     <message>
-        <source>%1/s</source>
-        <translation>%1/s</translation>
-    </message>
-    <message>
         <source>GPU %1 GB</source>
         <translation>GPU %1 GB</translation>
     </message>
@@ -472,10 +496,6 @@
         <translation>Tags</translation>
     </message>
     <message>
-        <source>Export series as CSV</source>
-        <translation>Datenreihen als CSV exportieren</translation>
-    </message>
-    <message>
         <source>Export charts as PNG</source>
         <translation>Diagramme als PNG exportieren</translation>
     </message>
@@ -489,16 +509,27 @@
         <source>success %1 of %2</source>
         <translation>Erfolg %1 von %2</translation>
     </message>
+    <message>
+        <source>Metrics as CSV table…</source>
+        <translation>Metriken als CSV-Tabelle…</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n metric(s) named %1/…; click to show or hide them</source>
+        <translation>
+            <numerusform>%n Metrik namens %1/…; klicken zum Ein- oder Ausblenden</numerusform>
+            <numerusform>%n Metriken namens %1/…; klicken zum Ein- oder Ausblenden</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Export metrics as CSV (one file per run)</source>
+        <translation>Metriken als CSV exportieren (eine Datei pro Run)</translation>
+    </message>
 </context>
 <context>
     <name>Runwatch::RunsModel</name>
     <message>
         <source>Last error: %1</source>
         <translation>Letzter Fehler: %1</translation>
-    </message>
-    <message>
-        <source>%1/s</source>
-        <translation>%1/s</translation>
     </message>
     <message>
         <source>Status</source>
@@ -539,6 +570,10 @@
     <message>
         <source>Elapsed</source>
         <translation>Laufzeit</translation>
+    </message>
+    <message>
+        <source>%1, %2</source>
+        <translation>%1, %2</translation>
     </message>
 </context>
 <context>
@@ -656,10 +691,6 @@ das Desktop-Fenster und entfernte Dashboards sehen sie innerhalb von Millisekund
         <translation>Producer-/Admin-Token (Standard: $RUNWATCH_TOKEN; wird bei Bindung an Nicht-Loopback-Adressen erzeugt).</translation>
     </message>
     <message>
-        <source>Read-only token for dashboards.</source>
-        <translation>Nur-Lese-Token für Dashboards.</translation>
-    </message>
-    <message>
         <source>A browser origin allowed besides the server&apos;s own (repeatable; * allows any).</source>
         <translation>Zusätzlich zum eigenen Origin des Servers erlaubter Browser-Origin (mehrfach angebbar; * erlaubt jeden).</translation>
     </message>
@@ -746,6 +777,22 @@ das Desktop-Fenster und entfernte Dashboards sehen sie innerhalb von Millisekund
     <message>
         <source>Events in one publish (default 10000).</source>
         <translation>Ereignisse in einer Veröffentlichung (Standard 10000).</translation>
+    </message>
+    <message>
+        <source>Read the producer/admin token from the first line of FILE.</source>
+        <translation>Producer-/Admin-Token aus der ersten Zeile von FILE lesen.</translation>
+    </message>
+    <message>
+        <source>Read-only token for dashboards (default: $RUNWATCH_VIEWER_TOKEN).</source>
+        <translation>Nur-Lese-Token für Dashboards (Standard: $RUNWATCH_VIEWER_TOKEN).</translation>
+    </message>
+    <message>
+        <source>Read the read-only token from the first line of FILE.</source>
+        <translation>Nur-Lese-Token aus der ersten Zeile von FILE lesen.</translation>
+    </message>
+    <message>
+        <source>Step ids one run may have (default 10000).</source>
+        <translation>Step-IDs, die ein Run haben darf (Standard 10000).</translation>
     </message>
 </context>
 </TS>

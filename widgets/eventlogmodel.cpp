@@ -2,6 +2,8 @@
 
 #include "codec.h"
 #include "format.h"
+#include "runstate.h"
+#include "workspace.h"
 
 #include <QColor>
 #include <QDateTime>
@@ -44,6 +46,19 @@ QString metricText(const QJsonValue &value)
 EventLogModel::EventLogModel(int maxRows, QObject *parent)
     : QAbstractTableModel(parent), m_maxRows(qMax(1, maxRows))
 {
+}
+
+void EventLogModel::setWorkspace(const Workspace *workspace)
+{
+    m_workspace = workspace;
+    // A run's name comes with its run_started, which may follow its first events.
+    auto namesChanged = [this] {
+        if (!m_rows.empty())
+            Q_EMIT dataChanged(index(0, Run), index(int(m_rows.size()) - 1, Run), {Qt::DisplayRole});
+    };
+    connect(workspace, &Workspace::runsAdded, this, namesChanged);
+    connect(workspace, &Workspace::runRemoved, this, namesChanged);
+    namesChanged();
 }
 
 EventLogModel::Severity EventLogModel::severityOf(const Event &event)
@@ -263,12 +278,17 @@ QVariant EventLogModel::data(const QModelIndex &index, int role) const
     case Qt::DisplayRole:
         switch (index.column()) {
         case Time: return QDateTime::fromMSecsSinceEpoch(row.tsMs).toString(QStringLiteral("HH:mm:ss.zzz"));
-        case Run: return row.run;
+        case Run: {
+            const RunState *run = m_workspace ? m_workspace->run(row.run) : nullptr;
+            return run ? run->name() : row.run;
+        }
         case Type: return row.type;
         case Summary: return described(row).summary;
         default: return {};
         }
     case Qt::ToolTipRole:
+        if (index.column() == Run)
+            return row.run;
         if (index.column() == Summary)
             return described(row).summary;
         if (index.column() == Time)
@@ -343,7 +363,8 @@ bool EventLogFilter::filterAcceptsRow(int sourceRow, const QModelIndex &sourcePa
     if (m_text.isEmpty())
         return true;
     return index.data().toString().contains(m_text, Qt::CaseInsensitive)
-        || index.data(EventLogModel::RunRole).toString().contains(m_text, Qt::CaseInsensitive);
+        || index.data(EventLogModel::RunRole).toString().contains(m_text, Qt::CaseInsensitive)
+        || sourceModel()->index(sourceRow, EventLogModel::Run, sourceParent).data().toString().contains(m_text, Qt::CaseInsensitive);
 }
 
 } // namespace Runwatch

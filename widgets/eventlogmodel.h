@@ -9,6 +9,8 @@
 
 namespace Runwatch {
 
+class Workspace;
+
 // The live event log: the newest events of every run, bounded in memory. Rows are appended a
 // batch at a time (one beginInsertRows per batch), and the oldest fall off the front.
 class EventLogModel : public QAbstractTableModel
@@ -20,6 +22,9 @@ public:
     enum Role { SeverityRole = Qt::UserRole + 1, SeqRole, RunRole, TypeRole };
 
     explicit EventLogModel(int maxRows = 20000, QObject *parent = nullptr);
+
+    // Where the Run column finds run names (the id is shown without one, and is the tooltip).
+    void setWorkspace(const Workspace *workspace);
 
     void append(const EventBatch &batch);
     // Older events, read back from history, go in at the top (they are the first to fall off
@@ -76,6 +81,7 @@ private:
     const Row &described(const Row &row) const;
     void insertRows(std::deque<Row> &rows);
 
+    const Workspace *m_workspace = nullptr;
     int m_maxRows;
     bool m_paused = false;
     std::deque<Row> m_rows;

@@ -1,5 +1,7 @@
 #include "format.h"
 
+#include "runstate.h"
+
 #include <QCoreApplication>
 #include <QHash>
 #include <QLocale>
@@ -124,6 +126,54 @@ QString statusText(const QString &status)
     if (status == QLatin1String("stalled"))
         return QCoreApplication::translate("Format", "stalled");
     return status;
+}
+
+QString runStatusText(const RunState &run)
+{
+    if (run.status() == QLatin1String("completed") && run.stoppedEarly())
+        return QCoreApplication::translate("Format", "stopped early");
+    return statusText(run.status());
+}
+
+QString stoppedEarlyText(const RunState &run)
+{
+    if (!run.stoppedEarly())
+        return QString();
+    return QCoreApplication::translate("Format", "stopped at %1 of %2")
+        .arg(count(qint64(run.completed())), count(qint64(run.total())));
+}
+
+QString rateUnit(const QString &metric)
+{
+    if (metric == QLatin1String("samples_per_second"))
+        return QCoreApplication::translate("Format", "samples/s");
+    if (metric == QLatin1String("tokens_per_second"))
+        return QCoreApplication::translate("Format", "tokens/s");
+    if (metric == QLatin1String("steps_per_second"))
+        return QCoreApplication::translate("Format", "steps/s");
+    if (metric == QLatin1String("events_per_second"))
+        return QCoreApplication::translate("Format", "events/s");
+    if (metric == QLatin1String("it_per_s"))
+        return QCoreApplication::translate("Format", "it/s");
+    // Any other "<thing>_per_second" or "<thing>_per_s": the thing, per second.
+    for (const QLatin1String suffix : {QLatin1String("_per_second"), QLatin1String("_per_sec"), QLatin1String("_per_s")}) {
+        if (metric.endsWith(suffix) && metric.size() > suffix.size()) {
+            QString thing = metric.left(metric.size() - suffix.size());
+            thing.replace(QLatin1Char('_'), QLatin1Char(' '));
+            return thing + QStringLiteral("/s");
+        }
+    }
+    return QStringLiteral("/s"); // a rate of something unnamed
+}
+
+QString rate(double perSecond, const QString &unit)
+{
+    const QString number = std::isfinite(perSecond) && std::fabs(perSecond) >= 100 && std::fabs(perSecond) < 1e6
+        ? QLocale().toString(perSecond, 'f', 0)
+        : metricValue(perSecond);
+    if (unit.startsWith(QLatin1Char('/')))
+        return number + unit;
+    return number + QLatin1Char(' ') + unit;
 }
 
 } // namespace Runwatch::Format

@@ -6,13 +6,12 @@
 #include "workspace.h"
 
 #include <QChart>
-#include <QFile>
+#include <QSaveFile>
 #include <QLabel>
 #include <QLegendMarker>
 #include <QLineSeries>
 #include <QLogValueAxis>
 #include <QScatterSeries>
-#include <QTextStream>
 #include <QValueAxis>
 #include <QVBoxLayout>
 #include <QWheelEvent>
@@ -439,30 +438,11 @@ bool MetricChart::exportPng(const QString &file) const
 
 bool MetricChart::exportCsv(const QString &file) const
 {
-    QFile out(file);
-    if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text))
+    QSaveFile out(file);
+    if (!out.open(QIODevice::WriteOnly))
         return false;
-    QTextStream stream(&out);
-    stream << "run,metric,step,value,ts_ms\n";
-    for (const QString &runId : m_runs) {
-        const RunState *run = m_workspace->run(runId);
-        if (!run)
-            continue;
-        for (const QString &metric : m_metrics) {
-            const MetricSeries *series = run->series(metric);
-            if (!series)
-                continue;
-            for (qsizetype i = 0; i < series->size(); ++i) {
-                const double v = series->values.at(i);
-                const QString value = std::isnan(v) ? QStringLiteral("NaN")
-                    : std::isinf(v) ? (v > 0 ? QStringLiteral("Infinity") : QStringLiteral("-Infinity"))
-                                    : QString::number(v, 'g', 17);
-                stream << runId << ',' << metric << ',' << series->steps.at(i) << ',' << value << ','
-                       << series->tsMs.at(i) << '\n';
-            }
-        }
-    }
-    return stream.status() == QTextStream::Ok;
+    out.write(m_workspace->metricsCsv(m_runs, m_metrics));
+    return out.commit();
 }
 
 } // namespace Runwatch

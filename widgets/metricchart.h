@@ -60,6 +60,7 @@ public:
     QStringList metrics() const { return m_metrics; }
 
     bool exportPng(const QString &file) const;
+    // The chart's metrics as one table, a row per step (Workspace::metricsCsv).
     bool exportCsv(const QString &file) const;
     // Points drawn in the last refresh, over all series (for tests and the benchmark).
     qsizetype pointsDrawn() const { return m_pointsDrawn; }

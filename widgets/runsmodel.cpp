@@ -79,10 +79,13 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
     if (role == ProgressRole)
         return run->progress();
 
+    QString throughputMetric;
     auto throughput = [&](double *value) {
         for (const QString &name : throughputMetrics()) {
-            if (run->latest(name, value))
+            if (run->latest(name, value)) {
+                throughputMetric = name;
                 return true;
+            }
         }
         return false;
     };
@@ -129,6 +132,8 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
     }
     if (role == Qt::ToolTipRole) {
         QString tip = QStringLiteral("%1 (%2)").arg(run->name(), run->id());
+        if (run->stoppedEarly())
+            tip += QLatin1Char('\n') + tr("%1, %2").arg(Format::statusText(run->status()), Format::stoppedEarlyText(*run));
         if (!run->statusMessage().isEmpty())
             tip += QLatin1Char('\n') + run->statusMessage();
         if (!run->lastError().isEmpty())
@@ -138,7 +143,7 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
     if (role != Qt::DisplayRole)
         return {};
     switch (column) {
-    case Status: return Format::statusText(run->status());
+    case Status: return Format::runStatusText(*run);
     case Name: return run->name();
     case Kind: return run->kind();
     case Progress: {
@@ -163,7 +168,7 @@ QVariant RunsModel::data(const QModelIndex &index, int role) const
     case Loss: return hasLoss ? Format::metricValue(loss) : QString();
     case Throughput: {
         double v = 0;
-        return throughput(&v) ? tr("%1/s").arg(Format::metricValue(v)) : QString();
+        return throughput(&v) ? Format::rate(v, Format::rateUnit(throughputMetric)) : QString();
     }
     case Eta: return run->isFinished() ? QString() : Format::duration(run->etaSeconds());
     case Elapsed: return Format::duration(elapsedSeconds(*run));
@@ -175,7 +180,12 @@ QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int rol
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
         return QAbstractTableModel::headerData(section, orientation, role);
-    switch (section) {
+    return columnTitle(section);
+}
+
+QString RunsModel::columnTitle(int column)
+{
+    switch (column) {
     case Status: return tr("Status");
     case Name: return tr("Name");
     case Kind: return tr("Kind");
@@ -186,7 +196,7 @@ QVariant RunsModel::headerData(int section, Qt::Orientation orientation, int rol
     case Throughput: return tr("Throughput");
     case Eta: return tr("ETA");
     case Elapsed: return tr("Elapsed");
-    default: return {};
+    default: return QString();
     }
 }
 

@@ -35,6 +35,8 @@ public:
     QString runAt(int row) const;
     int rowOf(const QString &run) const;
 
+    // A column's title, as the header shows it.
+    static QString columnTitle(int column);
     // Names of the metrics that count as throughput, in order of preference.
     static const QStringList &throughputMetrics();
 

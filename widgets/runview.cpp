@@ -2,6 +2,7 @@
 
 #include "format.h"
 #include "progressdelegate.h"
+#include "runsmodel.h"
 #include "runstate.h"
 #include "stepsmodel.h"
 #include "workspace.h"
@@ -22,6 +23,7 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QSaveFile>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSlider>
@@ -73,11 +75,14 @@ RunView::RunView(Workspace *workspace, QWidget *parent)
     m_title->setFont(titleFont);
     m_title->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_status = new QLabel(this);
+    m_status->setObjectName(QStringLiteral("runStatus"));
     m_progress = new QProgressBar(this);
+    m_progress->setObjectName(QStringLiteral("runProgress"));
     m_progress->setRange(0, 1000);
     m_progress->setTextVisible(true);
     m_progress->setMaximumWidth(320);
     m_details = new QLabel(this);
+    m_details->setObjectName(QStringLiteral("runDetails"));
     m_details->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_details->setWordWrap(true);
     auto *titleRow = new QHBoxLayout;
@@ -103,8 +108,8 @@ RunView::RunView(Workspace *workspace, QWidget *parent)
     auto *exportButton = new QToolButton(chartsPage);
     exportButton->setText(tr("Export"));
     exportButton->setPopupMode(QToolButton::InstantPopup);
-    exportButton->addAction(tr("Charts as PNG…"), this, [this] { exportCharts(false); });
-    exportButton->addAction(tr("Series as CSV…"), this, [this] { exportCharts(true); });
+    exportButton->addAction(tr("Charts as PNG…"), this, [this] { exportCharts(); });
+    exportButton->addAction(tr("Metrics as CSV table…"), this, [this] { exportTables(); });
     auto *options = new QHBoxLayout;
     options->addWidget(m_xAxis);
     options->addSpacing(12);
@@ -117,12 +122,12 @@ RunView::RunView(Workspace *workspace, QWidget *parent)
     options->addWidget(reset);
     options->addWidget(exportButton);
     m_chartArea = new QWidget;
-    m_chartGrid = new QGridLayout(m_chartArea);
-    m_chartGrid->setContentsMargins(0, 0, 0, 0);
+    m_sectionsLayout = new QVBoxLayout(m_chartArea);
+    m_sectionsLayout->setContentsMargins(0, 0, 0, 0);
     m_noCharts = new QLabel(tr("No metrics yet. Send a \"metric\" event, for example {\"step\": 1, \"loss\": 0.5}."), m_chartArea);
     m_noCharts->setAlignment(Qt::AlignCenter);
     m_noCharts->setWordWrap(true);
-    m_chartGrid->addWidget(m_noCharts, 0, 0);
+    m_sectionsLayout->addWidget(m_noCharts, 1);
     auto *scroll = new QScrollArea(chartsPage);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
@@ -247,6 +252,75 @@ QList<QPair<QString, QStringList>> RunView::groupMetrics(const QStringList &name
     return groups;
 }
 
+QList<RunView::Section> RunView::sectionMetrics(const QStringList &names)
+{
+    QStringList unprefixed;
+    std::map<QString, QStringList> prefixed; // prefix -> names without it, in name order
+    for (const QString &name : names) {
+        const qsizetype slash = name.indexOf(QLatin1Char('/'));
+        if (slash > 0 && slash < name.size() - 1)
+            prefixed[name.left(slash)].append(name.mid(slash + 1));
+        else
+            unprefixed.append(name);
+    }
+    QList<Section> sections;
+    if (!unprefixed.isEmpty())
+        sections.append({QString(), groupMetrics(unprefixed)});
+    for (const auto &[prefix, rest] : prefixed) {
+        Section section{prefix, groupMetrics(rest)};
+        for (auto &chart : section.charts) {
+            for (QString &metric : chart.second)
+                metric = prefix + QLatin1Char('/') + metric;
+        }
+        sections.append(section);
+    }
+    return sections;
+}
+
+QStringList RunView::sections() const
+{
+    QStringList out;
+    for (QWidget *widget : m_sectionWidgets) {
+        if (auto *header = qobject_cast<QToolButton *>(widget))
+            out.append(header->property("section").toString());
+    }
+    return out;
+}
+
+QList<MetricChart *> RunView::charts(const QString &section) const
+{
+    QList<MetricChart *> out;
+    for (MetricChart *chart : m_charts) {
+        if (m_chartSection.value(chart) == section)
+            out.append(chart);
+    }
+    return out;
+}
+
+QToolButton *RunView::sectionHeader(const QString &section) const
+{
+    return m_sectionHeaders.value(section);
+}
+
+void RunView::setSectionCollapsed(const QString &section, bool collapsed)
+{
+    if (collapsed)
+        m_collapsed.insert(section);
+    else
+        m_collapsed.remove(section);
+    if (QToolButton *header = m_sectionHeaders.value(section)) {
+        const QSignalBlocker blocker(header);
+        header->setChecked(!collapsed);
+        header->setArrowType(collapsed ? Qt::RightArrow : Qt::DownArrow);
+    }
+    if (QWidget *box = m_sectionBoxes.value(section))
+        box->setVisible(!collapsed);
+    if (!collapsed) {
+        for (MetricChart *chart : charts(section))
+            chart->refresh(); // skipped while it was closed
+    }
+}
+
 void RunView::onRunsChanged(const QSet<QString> &runs)
 {
     bool mine = false;
@@ -296,7 +370,7 @@ void RunView::updateHeader()
         title += tr("  (+%n more)", nullptr, int(m_runs.size() - 1));
     m_title->setText(title);
     m_status->setText(QStringLiteral("<span style=\"color:%1;font-weight:600\">%2</span>")
-                          .arg(Format::statusColor(run->status()).name(), Format::statusText(run->status()).toHtmlEscaped()));
+                          .arg(Format::statusColor(run->status()).name(), Format::runStatusText(*run).toHtmlEscaped()));
     const double progress = run->progress();
     m_progress->setVisible(progress >= 0);
     m_progress->setValue(int(std::lround(qBound(0.0, progress, 1.0) * 1000)));
@@ -304,6 +378,8 @@ void RunView::updateHeader()
 
     QStringList parts;
     parts << run->kind();
+    if (run->stoppedEarly())
+        parts << Format::stoppedEarlyText(*run);
     if (run->epoch() >= 0)
         parts << (run->totalEpochs() > 0 ? tr("epoch %1/%2").arg(run->epoch()).arg(run->totalEpochs()) : tr("epoch %1").arg(run->epoch()));
     if (run->currentStep() >= 0)
@@ -315,13 +391,13 @@ void RunView::updateHeader()
         parts << tr("elapsed %1").arg(Format::duration((end - run->startedMs()) / 1000.0));
     }
     double value = 0;
-    for (const QString &name : {QStringLiteral("samples_per_second"), QStringLiteral("tokens_per_second"), QStringLiteral("throughput")}) {
+    for (const QString &name : RunsModel::throughputMetrics()) {
         if (run->latest(name, &value)) {
-            parts << tr("%1/s").arg(Format::metricValue(value));
+            parts << Format::rate(value, Format::rateUnit(name));
             break;
         }
     }
-    if (run->latest(QStringLiteral("gpu_memory_allocated_gb"), &value))
+    if (run->latest(QStringLiteral("gpu_memory_allocated_gb"), &value) || run->latest(QStringLiteral("system/gpu_memory_gb"), &value))
         parts << tr("GPU %1 GB").arg(Format::metricValue(value));
     if (run->successRate() >= 0)
         parts << tr("success %1 of %2").arg(Format::percent(run->successRate(), 1)).arg(run->resultCount());
@@ -346,23 +422,59 @@ void RunView::rebuildCharts()
     }
     names.sort();
     m_chartedMetrics = names;
-    qDeleteAll(m_charts);
+    qDeleteAll(m_sectionWidgets); // the charts with their boxes
+    m_sectionWidgets.clear();
+    m_sectionBoxes.clear();
+    m_sectionHeaders.clear();
+    m_chartSection.clear();
     m_charts.clear();
-    const auto groups = groupMetrics(names);
-    int index = 0;
-    for (const auto &group : groups) {
-        auto *chart = new MetricChart(m_workspace, group.first, group.second, m_chartArea);
-        chart->setOptions(m_options);
-        chart->setRuns(m_runs);
-        // The loss chart spans both columns: it is what people look at first.
-        if (index == 0 && group.first == QLatin1String("loss")) {
-            m_chartGrid->addWidget(chart, 0, 0, 1, 2);
-            index = 2;
-        } else {
-            m_chartGrid->addWidget(chart, index / 2, index % 2);
-            ++index;
+    int position = 0;
+    for (const Section &section : sectionMetrics(names)) {
+        if (!section.prefix.isEmpty()) {
+            auto *header = new QToolButton(m_chartArea);
+            header->setObjectName(QStringLiteral("section:") + section.prefix);
+            header->setProperty("section", section.prefix);
+            header->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+            header->setAutoRaise(true);
+            header->setCheckable(true);
+            int metrics = 0;
+            for (const auto &chart : section.charts)
+                metrics += int(chart.second.size());
+            header->setText(QStringLiteral("%1  (%2)").arg(section.prefix).arg(metrics));
+            header->setToolTip(tr("%n metric(s) named %1/…; click to show or hide them", nullptr, metrics).arg(section.prefix));
+            QFont font = header->font();
+            font.setBold(true);
+            header->setFont(font);
+            const QString prefix = section.prefix;
+            connect(header, &QToolButton::toggled, this, [this, prefix](bool open) { setSectionCollapsed(prefix, !open); });
+            m_sectionsLayout->insertWidget(position++, header);
+            m_sectionWidgets.append(header);
+            m_sectionHeaders.insert(section.prefix, header);
         }
-        m_charts.append(chart);
+        auto *box = new QWidget(m_chartArea);
+        auto *grid = new QGridLayout(box);
+        grid->setContentsMargins(0, 0, 0, 0);
+        m_sectionsLayout->insertWidget(position++, box);
+        m_sectionWidgets.append(box);
+        m_sectionBoxes.insert(section.prefix, box);
+        int index = 0;
+        for (const auto &group : section.charts) {
+            auto *chart = new MetricChart(m_workspace, group.first, group.second, box);
+            chart->setOptions(m_options);
+            chart->setRuns(m_runs);
+            // A loss chart spans both columns: it is what people look at first.
+            if (index == 0 && group.first == QLatin1String("loss")) {
+                grid->addWidget(chart, 0, 0, 1, 2);
+                index = 2;
+            } else {
+                grid->addWidget(chart, index / 2, index % 2);
+                ++index;
+            }
+            m_charts.append(chart);
+            m_chartSection.insert(chart, section.prefix);
+        }
+        if (!section.prefix.isEmpty())
+            setSectionCollapsed(section.prefix, m_collapsed.contains(section.prefix));
     }
     m_noCharts->setVisible(m_charts.isEmpty());
     m_chartsDirty = false;
@@ -386,8 +498,10 @@ void RunView::refreshCharts()
         rebuildCharts();
         return;
     }
-    for (MetricChart *chart : std::as_const(m_charts))
-        chart->refresh();
+    for (MetricChart *chart : std::as_const(m_charts)) {
+        if (!m_collapsed.contains(m_chartSection.value(chart)))
+            chart->refresh();
+    }
 }
 
 void RunView::rebuildOutput()
@@ -412,19 +526,53 @@ void RunView::rebuildConfig()
     m_config->resizeColumnToContents(0);
 }
 
-void RunView::exportCharts(bool csv)
+namespace {
+
+// A run id or metric name as part of a file name: no path separators or other awkward characters.
+QString fileNamePart(QString text)
+{
+    static const QString awkward = QStringLiteral("/\\:*?\"<>|");
+    for (QChar &c : text) {
+        if (awkward.contains(c) || c.isSpace())
+            c = QLatin1Char('_');
+    }
+    return text;
+}
+
+} // namespace
+
+void RunView::exportCharts()
 {
     if (m_charts.isEmpty())
         return;
-    const QString dir = QFileDialog::getExistingDirectory(this, csv ? tr("Export series as CSV") : tr("Export charts as PNG"));
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Export charts as PNG"));
     if (dir.isEmpty())
         return;
-    const QString base = m_runs.size() == 1 ? m_runs.first() : QStringLiteral("runs");
+    const QString base = m_runs.size() == 1 ? fileNamePart(m_runs.first()) : QStringLiteral("runs");
     QStringList failed;
     for (MetricChart *chart : std::as_const(m_charts)) {
-        const QString file = QDir(dir).filePath(QStringLiteral("%1-%2.%3").arg(base, chart->title(), csv ? QStringLiteral("csv") : QStringLiteral("png")));
-        if (!(csv ? chart->exportCsv(file) : chart->exportPng(file)))
+        const QString section = m_chartSection.value(chart);
+        const QString name = section.isEmpty() ? chart->title() : section + QLatin1Char('-') + chart->title();
+        const QString file = QDir(dir).filePath(QStringLiteral("%1-%2.png").arg(base, fileNamePart(name)));
+        if (!chart->exportPng(file))
             failed.append(file);
+    }
+    if (!failed.isEmpty())
+        QMessageBox::warning(this, tr("Export"), tr("Could not write:\n%1").arg(failed.join(QLatin1Char('\n'))));
+}
+
+void RunView::exportTables()
+{
+    if (m_runs.isEmpty())
+        return;
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Export metrics as CSV (one file per run)"));
+    if (dir.isEmpty())
+        return;
+    QStringList failed;
+    for (const QString &run : std::as_const(m_runs)) {
+        QSaveFile out(QDir(dir).filePath(fileNamePart(run) + QStringLiteral(".csv")));
+        if (!out.open(QIODevice::WriteOnly) || out.write(m_workspace->metricsCsv({run})) < 0 || !out.commit())
+            failed.append(out.fileName());
     }
     if (!failed.isEmpty())
         QMessageBox::warning(this, tr("Export"), tr("Could not write:\n%1").arg(failed.join(QLatin1Char('\n'))));

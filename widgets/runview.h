@@ -4,6 +4,7 @@
 #include "metricchart.h"
 
 #include <QHash>
+#include <QSet>
 #include <QStringList>
 #include <QTimer>
 #include <QWidget>
@@ -17,7 +18,9 @@ class QProgressBar;
 class QSlider;
 class QTabWidget;
 class QTableView;
+class QToolButton;
 class QTreeWidget;
+class QVBoxLayout;
 
 namespace Runwatch {
 
@@ -42,6 +45,23 @@ public:
     // Metric groups: every name ending in "loss" shares one chart; every other name gets its own.
     static QList<QPair<QString, QStringList>> groupMetrics(const QStringList &names);
 
+    // Metrics by the prefix before their first slash ("train/loss", "train/acc": section
+    // "train"), each section's charts grouped as groupMetrics() does with the prefix left out of
+    // the titles. Names without a prefix come first, in a section with an empty prefix.
+    struct Section {
+        QString prefix;
+        QList<QPair<QString, QStringList>> charts; // title, full metric names
+    };
+    static QList<Section> sectionMetrics(const QStringList &names);
+
+    // The prefixes that have a header (every section but the unprefixed one), in order.
+    QStringList sections() const;
+    QList<MetricChart *> charts(const QString &section) const;
+    // A collapsed section shows only its header; its charts are not redrawn until it opens.
+    void setSectionCollapsed(const QString &section, bool collapsed);
+    bool isSectionCollapsed(const QString &section) const { return m_collapsed.contains(section); }
+    QToolButton *sectionHeader(const QString &section) const;
+
 private:
     void onRunsChanged(const QSet<QString> &runs);
     void onApplied(const EventBatch &batch);
@@ -50,7 +70,9 @@ private:
     void refreshCharts();
     void rebuildOutput();
     void rebuildConfig();
-    void exportCharts(bool csv);
+    void exportCharts();
+    // One CSV per selected run, every metric a column (MetricTable).
+    void exportTables();
 
     Workspace *m_workspace;
     QStringList m_runs;
@@ -65,7 +87,12 @@ private:
     QLabel *m_details;
     QTabWidget *m_tabs;
     QWidget *m_chartArea;
-    QGridLayout *m_chartGrid;
+    QVBoxLayout *m_sectionsLayout;
+    QList<QWidget *> m_sectionWidgets; // headers and the boxes that hold each section's charts
+    QHash<QString, QWidget *> m_sectionBoxes;
+    QHash<QString, QToolButton *> m_sectionHeaders;
+    QHash<MetricChart *, QString> m_chartSection;
+    QSet<QString> m_collapsed;
     QList<MetricChart *> m_charts;
     QLabel *m_noCharts;
     QComboBox *m_xAxis;

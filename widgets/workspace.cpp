@@ -1,5 +1,7 @@
 #include "workspace.h"
 
+#include "metrictable.h"
+
 #include <QJsonObject>
 
 namespace Runwatch {
@@ -13,6 +15,7 @@ void Workspace::apply(const EventBatch &batch)
 {
     QStringList added;
     QSet<QString> changed;
+    QVector<QPair<QString, bool>> ended;
     for (const Event &event : batch) {
         if (event.seq <= m_lastSeq)
             continue; // seen already
@@ -30,6 +33,8 @@ void Workspace::apply(const EventBatch &batch)
                 console.remove(0, console.size() - MaxConsoleChars * 3 / 4);
         }
         changed.insert(event.run);
+        if ((event.kind == EventKind::RunCompleted || event.kind == EventKind::RunFailed) && isLive(event))
+            ended.append({event.run, event.kind == EventKind::RunFailed});
         m_lastSeq = event.seq;
         ++m_applied;
     }
@@ -37,7 +42,31 @@ void Workspace::apply(const EventBatch &batch)
         Q_EMIT runsAdded(added);
     if (!changed.isEmpty())
         Q_EMIT runsChanged(changed);
+    for (const auto &[run, failed] : std::as_const(ended)) {
+        if (m_runs.count(run))
+            Q_EMIT runEnded(run, failed);
+    }
     Q_EMIT applied(batch);
+}
+
+void Workspace::setHistoryEnd(qint64 seq, qint64 openedMs)
+{
+    m_historyEnd = seq;
+    m_openedMs = openedMs;
+}
+
+QStringList Workspace::silentRuns(qint64 nowMs, qint64 silenceMs) const
+{
+    QStringList out;
+    for (const QString &id : m_order) {
+        const RunState &run = m_runs.at(id);
+        if (run.status() != QLatin1String("running") || run.updatedMs() <= 0)
+            continue;
+        const qint64 silentFrom = run.updatedMs() + silenceMs;
+        if (nowMs >= silentFrom && silentFrom >= m_openedMs)
+            out.append(id);
+    }
+    return out;
 }
 
 QString Workspace::consoleText(const Event &event)
@@ -70,6 +99,21 @@ void Workspace::removeRun(const QString &run)
         return;
     m_order.removeAll(run);
     Q_EMIT runRemoved(run);
+}
+
+QByteArray Workspace::metricsCsv(const QStringList &runs, const QStringList &metrics) const
+{
+    MetricTable table;
+    for (const QString &id : runs) {
+        const RunState *state = run(id);
+        if (!state)
+            continue;
+        for (const QString &metric : metrics.isEmpty() ? state->metricNames() : metrics) {
+            if (const MetricSeries *series = state->series(metric))
+                table.addSeries(runs.size() > 1 ? id + QLatin1Char(':') + metric : metric, *series);
+        }
+    }
+    return table.csv();
 }
 
 const RunState *Workspace::run(const QString &id) const
