@@ -10,6 +10,10 @@ namespace {
 QByteArray csvField(const QString &text)
 {
     QByteArray utf8 = text.toUtf8();
+    // A name that a spreadsheet would take for a formula (=, +, -, @, tab, CR first) is kept as
+    // text by a leading apostrophe: a metric name must never run as a formula on the reader's machine.
+    if (!utf8.isEmpty() && QByteArrayView("=+-@\t\r").contains(utf8.at(0)))
+        utf8.prepend('\'');
     if (!utf8.contains(',') && !utf8.contains('"') && !utf8.contains('\n') && !utf8.contains('\r'))
         return utf8;
     utf8.replace("\"", "\"\"");

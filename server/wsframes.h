@@ -10,7 +10,7 @@ namespace Runwatch {
 // the TCP (or TLS) socket an upgrade left it. QWebSocket 6.4 accepts unmasked client frames (RFC
 // 6455 section 5.1 says the server must fail such a connection), decodes every text message to
 // UTF-16 only for the server to encode it back to UTF-8 for the JSON parser, and gives no way to
-// bound a message by the peer's role while it arrives: docs/architecture.md has the details.
+// bound a message by the peer's role while it arrives (README, "Threads", has the reasons).
 namespace WsFrames {
 
 enum Opcode : quint8 { Continuation = 0x0, Text = 0x1, Binary = 0x2, Close = 0x8, Ping = 0x9, Pong = 0xA };

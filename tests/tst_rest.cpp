@@ -1757,6 +1757,11 @@ void TestRest::metricsAsOneTableCsv()
     QCOMPARE(get(m_nam, srv.http(QStringLiteral("/api/runs/t/metrics?format=xml"))).status, 400);
     // Without format, still the names.
     QCOMPARE(get(m_nam, srv.http(QStringLiteral("/api/runs/t/metrics"))).array(), (QJsonArray{QStringLiteral("eval_loss"), QStringLiteral("loss")}));
+
+    // A name a spreadsheet would run as a formula stays text.
+    QCOMPARE(publishHttp(m_nam, srv, R"j({"run":"f","type":"metric","data":{"step":1,"=HYPERLINK(1)":2,"@x":3,"ok":4}})j").size(), 1);
+    const QByteArray header = get(m_nam, srv.http(QStringLiteral("/api/runs/f/metrics?format=csv"))).body.split('\n').first();
+    QCOMPARE(header, QByteArray("step,time,'=HYPERLINK(1),'@x,ok"));
 }
 
 // {"train": {"loss": 1.0}}, as W&B users write it, is the metric "train/loss".
