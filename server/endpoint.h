@@ -1,47 +1,34 @@
 #pragma once
 
+#include "accesspolicy.h"
 #include "config.h"
-#include "http.h"
-#include "wsclient.h"
+#include "connectionlimits.h"
+#include "httpconnection.h"
+#include "serverstatus.h"
 
 #include <QElapsedTimer>
-#include <QHash>
 #include <QObject>
-#include <QPointer>
 #include <QSet>
+#include <QTimer>
 
 #include <memory>
 
-class QThreadPool;
 class QTcpServer;
 class QTcpSocket;
-class QTimer;
 
 namespace Runwatch {
 
 class Hub;
-class HttpConnection;
+class ParsePool;
 class RestApi;
 class WsClient;
 
-// Open TCP connections, in total and per peer address (shared with the sockets' slot objects).
-struct ConnectionCounts {
-    int total = 0;
-    QHash<QString, int> perAddress;
-};
-
-struct EndpointCounters {
-    qint64 httpRequests = 0;
-    qint64 wsAccepted = 0;
-    qint64 keepaliveDropped = 0;
-    qint64 connectionsRefused = 0;
-    qint64 rejectedHandshakes = 0;
-    qint64 parsedAhead = 0; // WebSocket messages parsed on a parse thread
-};
-
-// The one port: plain HTTP (REST, dashboard) and WebSocket upgrades, with auth, limits and
-// keepalive. Lives on the server thread with the Hub.
-class Endpoint : public QObject
+// The one port: it listens (plain or TLS), admits connections within the limits, hands HTTP
+// requests to the REST API behind the access policy, turns upgrades into WebSocket clients, keeps
+// the clients alive or drops them, and shuts down. Each of those jobs lives in a class of its own
+// (AccessPolicy, ConnectionLimits, HttpConnection, RestApi, WsHandshake, WsClient, ParsePool); this
+// one puts them together. Lives on the server thread with the Hub.
+class Endpoint : public QObject, public HttpHandler, public ServerStatus
 {
     Q_OBJECT
 public:
@@ -56,32 +43,21 @@ public:
     // Closes every WebSocket with 1001 and stops accepting; emits shutdownDone once flushed.
     void shutdown();
 
-    // Parse threads (config parseThreads): hands `text` to one to be parsed into `out`; the
-    // client hears of it through parsedAhead() on this thread, if it still exists by then.
-    // False when there are none.
-    bool parseAhead(WsClient *client, const QByteArray &text, const WsClient::ParseLimits &limits,
-                    std::shared_ptr<WsClient::Incoming> out);
-    void registerClient(WsClient *client);
-    void unregisterClient(WsClient *client);
-
-    // Roles: resolves a token (empty: none given). *wrong is set when a token was given but
-    // matches none.
-    Role roleFor(const QString &token, bool *wrong) const;
-    bool isOpen() const { return m_config.token.isEmpty(); }
-
     Hub *hub() const { return m_hub; }
     const ServerConfig &config() const { return m_config; }
-    const QSet<WsClient *> &clients() const { return m_clients; }
-    int httpConnections() const { return int(m_http.size()); }
-    // Open TCP connections, whatever they carry (what the connection limits count).
-    int openConnections() const { return m_counts->total; }
-    const EndpointCounters &counters() const { return m_counters; }
-    qint64 uptimeMs() const { return m_uptime.elapsed(); }
+    const AccessPolicy &access() const { return m_access; }
 
-    // Called by HttpConnection.
-    HttpResponse handleRequest(const HttpRequest &request, const QString &peer);
-    void upgrade(HttpConnection *connection, QTcpSocket *socket, const HttpRequest &request);
-    void connectionClosed(HttpConnection *connection);
+    // ServerStatus
+    const QSet<WsClient *> &clients() const override { return m_clients; }
+    int httpConnections() const override { return int(m_http.size()); }
+    int openConnections() const override { return m_limits.open(); }
+    EndpointCounters counters() const override;
+    qint64 uptimeMs() const override { return m_uptime.elapsed(); }
+
+    // HttpHandler
+    HttpResponse handleRequest(const HttpRequest &request, const QString &peer) override;
+    void upgrade(HttpConnection *connection, QTcpSocket *socket, const HttpRequest &request) override;
+    void connectionClosed(HttpConnection *connection) override;
 
 Q_SIGNALS:
     void shutdownDone();
@@ -93,24 +69,23 @@ private:
     void accept(QTcpSocket *socket, const HttpRequest &request);
     void onClientFinished(WsClient *client);
     void sweep();
-    bool hostAllowed(const HttpRequest &request) const;
-    bool originAllowed(const HttpRequest &request) const;
-    QString tokenOf(const HttpRequest &request) const;
+    void checkShutdownDone();
 
     ServerConfig m_config;
+    AccessPolicy m_access;
+    ConnectionLimits m_limits;
     Hub *m_hub;
+    ParsePool *m_parser;
     std::unique_ptr<RestApi> m_rest;
     QTcpServer *m_tcp = nullptr;
     bool m_tls = false;
-    QTimer *m_sweep = nullptr;
+    QTimer m_sweep;
     QSet<WsClient *> m_clients;
     QSet<HttpConnection *> m_http;
-    std::shared_ptr<ConnectionCounts> m_counts = std::make_shared<ConnectionCounts>();
-    std::unique_ptr<QThreadPool> m_parsePool;
-    qint64 m_parsingAheadBytes = 0;         // of the texts on parse threads now, over all clients
-    QHash<quint64, WsClient *> m_bySerial; // every WsClient of this endpoint, for parse results
     quint64 m_nextClientId = 0;
     bool m_shuttingDown = false;
+    QTimer m_shutdownWait;
+    QElapsedTimer m_shutdownClock;
     QElapsedTimer m_uptime;
     EndpointCounters m_counters;
 };

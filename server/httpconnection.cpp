@@ -1,16 +1,15 @@
 #include "httpconnection.h"
 
-#include "endpoint.h"
-
 #include <QTcpSocket>
 #include <QTimer>
 
 namespace Runwatch {
 
-HttpConnection::HttpConnection(QTcpSocket *socket, Endpoint *endpoint, QObject *parent)
+HttpConnection::HttpConnection(QTcpSocket *socket, const ServerConfig &config, HttpHandler *handler, QObject *parent)
     : QObject(parent)
     , m_socket(socket)
-    , m_endpoint(endpoint)
+    , m_config(config)
+    , m_handler(handler)
     , m_timer(new QTimer(this))
     , m_writeTimer(new QTimer(this))
 {
@@ -28,7 +27,7 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Endpoint *endpoint, QObject *
         else
             fail(408, QStringLiteral("INVALID_REQUEST"), QStringLiteral("request not received in time"));
     });
-    m_timer->start(m_endpoint->config().handshakeTimeoutMs);
+    m_timer->start(m_config.handshakeTimeoutMs);
     m_writeTimer->setSingleShot(true);
     connect(m_writeTimer, &QTimer::timeout, this, [this] {
         // The client stopped reading its answers: nothing more can be said to it.
@@ -36,12 +35,12 @@ HttpConnection::HttpConnection(QTcpSocket *socket, Endpoint *endpoint, QObject *
             m_state = State::Closing;
             m_timer->stop();
             m_socket->abort();
-            m_endpoint->connectionClosed(this);
+            m_handler->connectionClosed(this);
         }
     });
     connect(socket, &QTcpSocket::readyRead, this, &HttpConnection::process);
     connect(socket, &QTcpSocket::bytesWritten, this, &HttpConnection::written);
-    connect(socket, &QTcpSocket::disconnected, this, [this] { m_endpoint->connectionClosed(this); });
+    connect(socket, &QTcpSocket::disconnected, this, [this] { m_handler->connectionClosed(this); });
     if (socket->bytesAvailable())
         QMetaObject::invokeMethod(this, &HttpConnection::process, Qt::QueuedConnection);
 }
@@ -50,14 +49,14 @@ HttpConnection::~HttpConnection() = default;
 
 void HttpConnection::restartHeadTimer()
 {
-    m_timer->start(m_endpoint->config().handshakeTimeoutMs);
+    m_timer->start(m_config.handshakeTimeoutMs);
 }
 
 void HttpConnection::watchWrites()
 {
     if (m_socket && m_socket->bytesToWrite() > 0) {
         if (!m_writeTimer->isActive())
-            m_writeTimer->start(m_endpoint->config().httpWriteTimeoutMs);
+            m_writeTimer->start(m_config.httpWriteTimeoutMs);
     } else {
         m_writeTimer->stop();
     }
@@ -70,7 +69,7 @@ void HttpConnection::written()
     watchWrites();
     if (m_held && m_socket && m_socket->bytesToWrite() <= MaxUnsentBytes / 2) {
         m_held = false;
-        m_timer->start(m_endpoint->config().httpIdleTimeoutMs);
+        m_timer->start(m_config.httpIdleTimeoutMs);
         QMetaObject::invokeMethod(this, &HttpConnection::process, Qt::QueuedConnection);
     }
 }
@@ -84,7 +83,7 @@ void HttpConnection::close()
     if (m_socket) {
         m_socket->disconnectFromHost();
         if (m_socket->state() == QAbstractSocket::UnconnectedState)
-            m_endpoint->connectionClosed(this);
+            m_handler->connectionClosed(this);
     }
 }
 
@@ -133,7 +132,7 @@ void HttpConnection::process()
                 m_idle = false;
                 restartHeadTimer();
             }
-            const int max = m_endpoint->config().maxHeaderBytes;
+            const int max = m_config.maxHeaderBytes;
             // Peek: the head is taken from the socket once it is complete.
             const QByteArray head = m_socket->peek(qMin<qint64>(available, max + 4));
             m_request = HttpRequest();
@@ -151,11 +150,11 @@ void HttpConnection::process()
                 disconnect(socket, nullptr, this, nullptr);
                 m_socket = nullptr;
                 m_state = State::Closing;
-                m_endpoint->upgrade(this, socket, m_request);
+                m_handler->upgrade(this, socket, m_request);
                 return;
             }
             m_socket->skip(result.headLength);
-            const Http::BodyFraming framing = Http::bodyFraming(m_request, m_endpoint->config().maxMessageBytes);
+            const Http::BodyFraming framing = Http::bodyFraming(m_request, m_config.maxMessageBytes);
             if (!framing.ok) {
                 fail(framing.httpStatus,
                      framing.httpStatus == 413 ? QStringLiteral("TOO_LARGE") : QStringLiteral("INVALID_REQUEST"),
@@ -163,9 +162,9 @@ void HttpConnection::process()
                 return;
             }
             m_buffer.clear();
-            m_timer->start(m_endpoint->config().httpBodyTimeoutMs);
+            m_timer->start(m_config.httpBodyTimeoutMs);
             if (framing.chunked) {
-                m_chunked = std::make_unique<Http::ChunkedDecoder>(m_endpoint->config().maxMessageBytes);
+                m_chunked = std::make_unique<Http::ChunkedDecoder>(m_config.maxMessageBytes);
                 m_state = State::Chunked;
             } else {
                 m_bodyLength = framing.length;
@@ -178,7 +177,7 @@ void HttpConnection::process()
                 m_buffer.append(m_socket->read(m_bodyLength - m_buffer.size()));
                 if (m_buffer.size() < m_bodyLength) {
                     if (m_buffer.size() > before)
-                        m_timer->start(m_endpoint->config().httpBodyTimeoutMs); // the body's idle time
+                        m_timer->start(m_config.httpBodyTimeoutMs); // the body's idle time
                     return;
                 }
             }
@@ -191,7 +190,7 @@ void HttpConnection::process()
             const Http::ParseStatus status = m_chunked->feed(m_buffer);
             if (status == Http::ParseStatus::Incomplete) {
                 if (!more.isEmpty())
-                    m_timer->start(m_endpoint->config().httpBodyTimeoutMs);
+                    m_timer->start(m_config.httpBodyTimeoutMs);
                 return;
             }
             if (status == Http::ParseStatus::Bad) {
@@ -216,7 +215,7 @@ void HttpConnection::finishRequest()
 {
     bool keepAlive = m_request.keepAlive();
     const bool head = m_request.method == "HEAD";
-    const HttpResponse response = m_endpoint->handleRequest(m_request, m_peer);
+    const HttpResponse response = m_handler->handleRequest(m_request, m_peer);
     if (!m_socket)
         return;
     // Guessing tokens costs a connection every few tries, as on WebSocket.
@@ -231,7 +230,7 @@ void HttpConnection::finishRequest()
     }
     m_state = State::Head;
     m_idle = true;
-    m_timer->start(m_endpoint->config().httpIdleTimeoutMs);
+    m_timer->start(m_config.httpIdleTimeoutMs);
 }
 
 } // namespace Runwatch

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "config.h"
 #include "http.h"
 
 #include <QObject>
@@ -12,7 +13,18 @@ class QTimer;
 
 namespace Runwatch {
 
-class Endpoint;
+class HttpConnection;
+
+// What an HTTP connection hands on: its requests, its upgrade, its end.
+class HttpHandler
+{
+public:
+    virtual ~HttpHandler() = default;
+    virtual HttpResponse handleRequest(const HttpRequest &request, const QString &peer) = 0;
+    // The connection is done: the socket (past the request head) is the handler's now.
+    virtual void upgrade(HttpConnection *connection, QTcpSocket *socket, const HttpRequest &request) = 0;
+    virtual void connectionClosed(HttpConnection *connection) = 0;
+};
 
 // One TCP connection while it speaks HTTP/1.1 (keep-alive, pipelining in order). Hands the socket
 // to the WebSocket server when a request asks for an upgrade.
@@ -26,7 +38,7 @@ class HttpConnection : public QObject
 {
     Q_OBJECT
 public:
-    HttpConnection(QTcpSocket *socket, Endpoint *endpoint, QObject *parent);
+    HttpConnection(QTcpSocket *socket, const ServerConfig &config, HttpHandler *handler, QObject *parent);
     ~HttpConnection() override;
 
     // Writes a final error response and closes.
@@ -47,7 +59,8 @@ private:
     void watchWrites();
 
     QPointer<QTcpSocket> m_socket;
-    Endpoint *m_endpoint;
+    const ServerConfig &m_config;
+    HttpHandler *m_handler;
     QTimer *m_timer;
     QTimer *m_writeTimer;
     bool m_held = false; // not reading: too much unsent

@@ -2,9 +2,9 @@
 
 #include "codec.h"
 #include "downsample.h"
-#include "endpoint.h"
 #include "hub.h"
 #include "metrictable.h"
+#include "serverstatus.h"
 #include "version.h"
 #include "wsclient.h"
 
@@ -55,11 +55,11 @@ bool queryInteger(const HttpRequest &request, const QString &key, qint64 fallbac
 
 } // namespace
 
-RestApi::RestApi(Endpoint *endpoint)
-    : m_endpoint(endpoint)
-    , m_hub(endpoint->hub())
-    , m_limiters(endpoint->config().maxEventsPerSecond, endpoint->config().maxBytesPerSecond,
-                 endpoint->config().maxEventsPerPublish, endpoint->config().maxMessageBytes)
+RestApi::RestApi(const ServerConfig &config, Hub *hub, const ServerStatus *status)
+    : m_config(config)
+    , m_hub(hub)
+    , m_status(status)
+    , m_limiters(config.maxEventsPerSecond, config.maxBytesPerSecond, config.maxEventsPerPublish, config.maxMessageBytes)
 {
 }
 
@@ -188,19 +188,19 @@ HttpResponse RestApi::healthz() const
         {QStringLiteral("status"), QStringLiteral("ok")},
         {QStringLiteral("version"), QStringLiteral(RUNWATCH_VERSION)},
         {QStringLiteral("protocol"), 1},
-        {QStringLiteral("uptime_s"), double(m_endpoint->uptimeMs()) / 1000.0},
+        {QStringLiteral("uptime_s"), double(m_status->uptimeMs()) / 1000.0},
         {QStringLiteral("last_seq"), double(m_hub->lastSeq())},
         {QStringLiteral("runs"), int(m_hub->runs().size())},
-        {QStringLiteral("clients"), int(m_endpoint->clients().size())},
+        {QStringLiteral("clients"), int(m_status->clients().size())},
     }));
 }
 
 HttpResponse RestApi::prometheus() const
 {
     const HubCounters &hub = m_hub->counters();
-    const EndpointCounters &ep = m_endpoint->counters();
+    const EndpointCounters ep = m_status->counters();
     qint64 queued = 0;
-    for (const WsClient *client : m_endpoint->clients())
+    for (const WsClient *client : m_status->clients())
         queued += client->queuedBytes();
     QByteArray out;
     auto metric = [&](const char *name, const char *type, const char *help, qint64 value, const char *labels = nullptr) {
@@ -211,8 +211,8 @@ HttpResponse RestApi::prometheus() const
             out.append('{').append(labels).append('}');
         out.append(' ').append(QByteArray::number(value)).append('\n');
     };
-    metric("connections", "gauge", "Open WebSocket connections.", m_endpoint->clients().size(), "kind=\"websocket\"");
-    out.append("runwatch_connections{kind=\"http\"} ").append(QByteArray::number(m_endpoint->httpConnections())).append('\n');
+    metric("connections", "gauge", "Open WebSocket connections.", m_status->clients().size(), "kind=\"websocket\"");
+    out.append("runwatch_connections{kind=\"http\"} ").append(QByteArray::number(m_status->httpConnections())).append('\n');
     metric("websocket_accepted_total", "counter", "WebSocket connections accepted.", ep.wsAccepted);
     metric("http_requests_total", "counter", "HTTP requests answered.", ep.httpRequests);
     metric("events_ingested_total", "counter", "Events accepted and stored.", hub.eventsIngested);
@@ -225,7 +225,7 @@ HttpResponse RestApi::prometheus() const
     metric("publish_limited_total", "counter", "Publish requests refused for a producer's events/s or bytes/s limit.", hub.rateLimited, "limit=\"rate\"");
     out.append("runwatch_publish_limited_total{limit=\"runs_or_metrics\"} ").append(QByteArray::number(hub.limitRefused)).append('\n');
     metric("messages_parsed_ahead_total", "counter", "WebSocket messages parsed on a parse thread (large ones).", ep.parsedAhead);
-    metric("tcp_connections", "gauge", "Open TCP connections (what the connection limits count).", m_endpoint->openConnections());
+    metric("tcp_connections", "gauge", "Open TCP connections (what the connection limits count).", m_status->openConnections());
     metric("connections_refused_total", "counter", "Connections refused at the connection limits.", ep.connectionsRefused);
     metric("queue_bytes", "gauge", "Bytes queued for WebSocket clients and not yet written.", queued);
     metric("runs", "gauge", "Runs known to the server.", m_hub->runs().size());
@@ -236,7 +236,7 @@ HttpResponse RestApi::prometheus() const
     metric("metric_point_blocks", "gauge", "Blocks of metric points in the store.", m_hub->history().storedBlocks());
     metric("store_write_errors_total", "counter", "Writes to the data dir that failed (disk full, read-only, I/O error).", m_hub->store().writeErrors());
     metric("store_writable", "gauge", "0 from a failed write to the data dir until a write succeeds again, else 1.", m_hub->store().writable() ? 1 : 0);
-    metric("uptime_seconds", "gauge", "Seconds since the server started.", m_endpoint->uptimeMs() / 1000);
+    metric("uptime_seconds", "gauge", "Seconds since the server started.", m_status->uptimeMs() / 1000);
     HttpResponse r;
     r.contentType = "text/plain; version=0.0.4; charset=utf-8";
     r.body = out;
@@ -392,14 +392,14 @@ HttpResponse RestApi::metricSeries(const QString &id, const QString &name, const
 HttpResponse RestApi::postEvents(const HttpRequest &request, const QString &peer)
 {
     Error error;
-    const QJsonDocument doc = Codec::parseJson(request.body, &error, 64, m_endpoint->config().maxStringBytes);
+    const QJsonDocument doc = Codec::parseJson(request.body, &error, 64, m_config.maxStringBytes);
     if (error)
         return errorResponse(error.code, error.message);
     const QJsonValue payload = doc.isArray() ? QJsonValue(doc.array()) : QJsonValue(doc.object());
     const qint64 events = doc.isArray() ? doc.array().size() : 1;
     if (const qint64 waitMs = m_limiters.admit(peer, events, request.body.size(), monotonicNs())) {
         m_hub->countRateLimited();
-        const ServerConfig &config = m_endpoint->config();
+        const ServerConfig &config = m_config;
         const QString message = rateLimitedMessage(config.maxEventsPerSecond, config.maxBytesPerSecond,
                                                    peer.isEmpty() ? QStringLiteral("this address") : peer, waitMs);
         const QJsonObject inner{{QStringLiteral("code"), errorCodeName(ErrorCode::RateLimited)},
@@ -438,7 +438,7 @@ HttpResponse RestApi::deleteRun(const QString &id)
 HttpResponse RestApi::clients() const
 {
     QJsonArray list;
-    for (const WsClient *client : m_endpoint->clients())
+    for (const WsClient *client : m_status->clients())
         list.append(client->describe());
     return HttpResponse::json(200, Codec::compact(list));
 }

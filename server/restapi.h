@@ -6,14 +6,14 @@
 
 namespace Runwatch {
 
-class Endpoint;
 class Hub;
+class ServerStatus;
 
 // The REST half of the contract. Runs on the server thread; answers synchronously.
 class RestApi
 {
 public:
-    explicit RestApi(Endpoint *endpoint);
+    RestApi(const ServerConfig &config, Hub *hub, const ServerStatus *status);
 
     // `peer` is the client's address: HTTP producers are rate limited per address.
     HttpResponse handle(const HttpRequest &request, Role role, bool wrongToken, const QString &peer = QString());
@@ -34,8 +34,9 @@ private:
     HttpResponse clients() const;
     HttpResponse subscribers(const QString &id) const;
 
-    Endpoint *m_endpoint;
+    const ServerConfig &m_config;
     Hub *m_hub;
+    const ServerStatus *m_status;
     LimiterTable m_limiters;
 };
 

@@ -1,7 +1,8 @@
 #include "wsclient.h"
 
 #include "codec.h"
-#include "endpoint.h"
+#include "accesspolicy.h"
+#include "parsepool.h"
 
 #include <QDateTime>
 #include <QJsonArray>
@@ -9,7 +10,6 @@
 #include <QTimer>
 #include <QUrlQuery>
 
-#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -39,26 +39,22 @@ constexpr qsizetype ParseAheadBytes = 2048;
 // client's socket waits meanwhile).
 constexpr int MaxParsingAhead = 8;
 
-std::atomic<quint64> nextSerial{0};
-
 } // namespace
 
-WsClient::WsClient(QTcpSocket *socket, Endpoint *endpoint, const QString &id, Role role, const QString &path, QObject *parent)
+WsClient::WsClient(QTcpSocket *socket, const WsContext &context, const QString &id, Role role, const QString &path, QObject *parent)
     : QObject(parent)
     , m_socket(socket)
-    , m_reader(endpoint->config().maxMessageBytes)
-    , m_endpoint(endpoint)
-    , m_hub(endpoint->hub())
+    , m_reader(context.config->maxMessageBytes)
+    , m_context(context)
+    , m_hub(context.hub)
     , m_id(id)
     , m_role(role)
     , m_path(path)
     , m_connectedMs(nowMs())
     , m_lastSeenMs(m_connectedMs)
-    , m_limiter(endpoint->config().maxEventsPerSecond, endpoint->config().maxBytesPerSecond,
-                endpoint->config().maxEventsPerPublish, endpoint->config().maxMessageBytes)
-    , m_serial(++nextSerial)
+    , m_limiter(context.config->maxEventsPerSecond, context.config->maxBytesPerSecond,
+                context.config->maxEventsPerPublish, context.config->maxMessageBytes)
 {
-    endpoint->registerClient(this);
     socket->setParent(this);
     const QHostAddress address = socket->peerAddress();
     m_peer = (address.protocol() == QAbstractSocket::IPv6Protocol
@@ -68,8 +64,8 @@ WsClient::WsClient(QTcpSocket *socket, Endpoint *endpoint, const QString &id, Ro
     if (authRequired()) {
         // Until it authenticates, a peer gets little: small messages and a deadline, so that
         // anyone who can reach the port cannot hold large buffers or connections for free.
-        m_reader.setMaxMessageBytes(qMin(PreAuthMaxMessageBytes, endpoint->config().maxMessageBytes));
-        m_authDeadlineMs = m_connectedMs + endpoint->config().handshakeTimeoutMs;
+        m_reader.setMaxMessageBytes(qMin(PreAuthMaxMessageBytes, context.config->maxMessageBytes));
+        m_authDeadlineMs = m_connectedMs + context.config->handshakeTimeoutMs;
     }
     connect(socket, &QTcpSocket::readyRead, this, &WsClient::onReadyRead);
     connect(socket, &QTcpSocket::disconnected, this, &WsClient::onDisconnected);
@@ -82,13 +78,12 @@ WsClient::WsClient(QTcpSocket *socket, Endpoint *endpoint, const QString &id, Ro
 
 WsClient::~WsClient()
 {
-    m_endpoint->unregisterClient(this);
     m_hub->removeSubscriber(this);
 }
 
 bool WsClient::authRequired() const
 {
-    return m_role == Role::None && !m_endpoint->isOpen();
+    return m_role == Role::None && !m_context.access->isOpen();
 }
 
 void WsClient::touch()
@@ -168,7 +163,7 @@ void WsClient::write(const QByteArray &header, const QByteArray &payload, bool c
     // Every byte queued for the client counts: events, acks, errors and pongs alike. Past the bound
     // the client is cut loose as a slow subscriber is (it resumes with since=); the close goes out
     // from the event loop, never from inside a delivery.
-    const qint64 bound = m_endpoint->config().maxQueueBytes;
+    const qint64 bound = m_context.config->maxQueueBytes;
     if (bound > 0 && !m_overQueued && m_socket->bytesToWrite() > bound) {
         m_overQueued = true;
         QMetaObject::invokeMethod(
@@ -249,7 +244,7 @@ bool WsClient::keepalive(qint64 now)
     }
     if (m_closing)
         return true;
-    const ServerConfig &config = m_endpoint->config();
+    const ServerConfig &config = *m_context.config;
     if (m_authDeadlineMs > 0 && now >= m_authDeadlineMs && m_role == Role::None) {
         sendError(Error{ErrorCode::AuthRequired, QStringLiteral("no auth within %1 s: send {\"op\":\"auth\",\"token\":…} first")
                                                      .arg(config.handshakeTimeoutMs / 1000.0)});
@@ -327,13 +322,21 @@ void WsClient::onText(const QByteArray &utf8)
 {
     if (m_closing)
         return;
-    const ServerConfig &config = m_endpoint->config();
+    const ServerConfig &config = *m_context.config;
     auto incoming = std::make_shared<Incoming>();
     m_inbox.push_back(incoming);
-    if (utf8.size() >= ParseAheadBytes && m_parsingAhead < MaxParsingAhead
-        && m_endpoint->parseAhead(this, utf8, ParseLimits{config.maxStringBytes, config.maxEventsPerPublish, true}, incoming)) {
-        ++m_parsingAhead;
-        return;
+    if (utf8.size() >= ParseAheadBytes && m_parsingAhead < MaxParsingAhead && m_context.parser) {
+        const ParseLimits limits{config.maxStringBytes, config.maxEventsPerPublish, true};
+        const bool taken = m_context.parser->submit(
+            this, utf8.size(), [utf8, limits, incoming] { parse(utf8, limits, incoming.get()); },
+            [this, incoming] {
+                incoming->ready = true;
+                parsedAhead();
+            });
+        if (taken) {
+            ++m_parsingAhead;
+            return;
+        }
     }
     // Small messages (and every message when parse threads are off or busy with this client's)
     // are parsed here; events are then parsed as part of the publish.
@@ -411,7 +414,7 @@ void WsClient::opAuth(const QJsonObject &op, const QJsonValue &id)
         return;
     }
     bool wrong = false;
-    const Role role = m_endpoint->roleFor(token.toString(), &wrong);
+    const Role role = m_context.access->roleFor(token.toString(), &wrong);
     if (wrong || role == Role::None) {
         sendError(Error{ErrorCode::AuthFailed, QStringLiteral("wrong token")}, id);
         // Guessing costs a connection every few tries.
@@ -421,7 +424,7 @@ void WsClient::opAuth(const QJsonObject &op, const QJsonValue &id)
     }
     m_role = role;
     m_authDeadlineMs = 0;
-    m_reader.setMaxMessageBytes(m_endpoint->config().maxMessageBytes);
+    m_reader.setMaxMessageBytes(m_context.config->maxMessageBytes);
     QJsonObject ok{{QStringLiteral("type"), QStringLiteral("auth_ok")}, {QStringLiteral("role"), roleName(role)}};
     if (!id.isUndefined())
         ok.insert(QStringLiteral("id"), id);
@@ -459,8 +462,8 @@ void WsClient::opSubscribe(const QJsonObject &op, const QJsonValue &id)
         since = -1;
     const auto target = all ? Subscription::Target::All : Subscription::Target::Run;
     const bool known = m_hub->subscriptionsOf(this).contains(run);
-    if (!known && m_hub->subscriptionsOf(this).size() >= m_endpoint->config().maxSubscriptionsPerClient) {
-        sendError(Error{ErrorCode::TooLarge, QStringLiteral("at most %1 subscriptions per connection").arg(m_endpoint->config().maxSubscriptionsPerClient)}, id);
+    if (!known && m_hub->subscriptionsOf(this).size() >= m_context.config->maxSubscriptionsPerClient) {
+        sendError(Error{ErrorCode::TooLarge, QStringLiteral("at most %1 subscriptions per connection").arg(m_context.config->maxSubscriptionsPerClient)}, id);
         return;
     }
     m_hub->subscribe(this, target, all ? QString() : run, since, true, id);
@@ -498,7 +501,7 @@ void WsClient::opPublish(const QJsonObject &op, const QJsonValue &id, Incoming *
     const qint64 events = payload.isArray() ? payload.toArray().size() : 1;
     if (const qint64 waitMs = m_limiter.admit(events, m_messageBytes, monotonicNs())) {
         m_hub->countRateLimited();
-        const ServerConfig &config = m_endpoint->config();
+        const ServerConfig &config = *m_context.config;
         sendError(Error{ErrorCode::RateLimited,
                         rateLimitedMessage(config.maxEventsPerSecond, config.maxBytesPerSecond, QStringLiteral("this producer"), waitMs),
                         waitMs},

@@ -17,7 +17,16 @@ class QTimer;
 
 namespace Runwatch {
 
-class Endpoint;
+class AccessPolicy;
+class ParsePool;
+
+// What a connection needs of the server around it, and nothing more.
+struct WsContext {
+    const ServerConfig *config = nullptr;
+    Hub *hub = nullptr;
+    const AccessPolicy *access = nullptr;
+    ParsePool *parser = nullptr; // may be null: then every message is parsed on the server thread
+};
 
 // One WebSocket connection after its upgrade: reads the client's frames from the TCP (or TLS)
 // socket and writes its own to it (WsFrames), speaks the ops of the contract and receives
@@ -27,7 +36,7 @@ class WsClient : public QObject, public Subscriber
     Q_OBJECT
 public:
     // `socket` is connected and past the handshake; `path` and `peer` describe it for /api/clients.
-    WsClient(QTcpSocket *socket, Endpoint *endpoint, const QString &id, Role role, const QString &path, QObject *parent);
+    WsClient(QTcpSocket *socket, const WsContext &context, const QString &id, Role role, const QString &path, QObject *parent);
     ~WsClient() override;
 
     // Bytes of the connection as they arrive (from the socket; a fuzz target feeds them directly).
@@ -78,9 +87,6 @@ public:
     };
     // Thread-safe: touches nothing but its arguments. `utf8` is a whole text message.
     static void parse(const QByteArray &utf8, const ParseLimits &limits, Incoming *out);
-    // Called on the server thread when a message parsed ahead is ready.
-    void parsedAhead();
-    quint64 serial() const { return m_serial; }
 
 Q_SIGNALS:
     void finished(Runwatch::WsClient *client);
@@ -88,6 +94,7 @@ Q_SIGNALS:
 private:
     void onReadyRead();
     void onText(const QByteArray &utf8);
+    void parsedAhead();
     void handleInbox();
     void handleIncoming(Incoming &in);
     void onDisconnected();
@@ -105,7 +112,7 @@ private:
 
     QPointer<QTcpSocket> m_socket;
     WsFrames::Reader m_reader;
-    Endpoint *m_endpoint;
+    WsContext m_context;
     Hub *m_hub;
     QString m_id;
     Role m_role;
@@ -126,7 +133,6 @@ private:
     QTimer *m_closeTimer = nullptr;
     qint64 m_messageBytes = 0; // of the message being handled
     ProducerLimiter m_limiter;
-    quint64 m_serial;
     std::deque<std::shared_ptr<Incoming>> m_inbox; // received, not yet handled, oldest first
     int m_parsingAhead = 0;                        // of them, on a parse thread now
     bool m_draining = false;

@@ -11,7 +11,7 @@
 // With tokens, "admin-token" is the producer/admin token and "viewer-token" the viewer token.
 
 #include "codec.h"
-#include "endpoint.h"
+#include "accesspolicy.h"
 #include "fuzzsupport.h"
 #include "hub.h"
 #include "memorystore.h"
@@ -123,9 +123,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     config.memoryHistoryBytes = 4 * 1024 * 1024;
 
     Hub hub(config, std::make_unique<MemoryStore>(config.memoryHistoryBytes));
-    Endpoint endpoint(config, &hub);
+    const AccessPolicy access(config);
+    const WsContext context{&config, &hub, &access, nullptr};
     auto *socket = new QTcpSocket; // owned by the client from here on; never connected
-    auto client = std::make_unique<RecordingClient>(socket, &endpoint, QStringLiteral("c1"), role, QStringLiteral("/ws"), nullptr);
+    auto client = std::make_unique<RecordingClient>(socket, context, QStringLiteral("c1"), role, QStringLiteral("/ws"), nullptr);
     client->setDefaultSince((setup & 8) ? -1 : 0);
 
     const QByteArray input = QByteArray::fromRawData(reinterpret_cast<const char *>(data) + 1, qsizetype(size - 1));
