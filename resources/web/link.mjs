@@ -17,7 +17,7 @@ import vm from 'node:vm';
 
 const ID = '[A-Za-z_$][\\w$]*';
 const IMPORT = /^import\s*\{([^}]*)\}\s*from\s*'\.\/([\w.-]+\.js)';[ \t]*$/gm;
-const EXPORT_DECL = new RegExp(`^export\\s+((?:async\\s+)?function\\b\\s*\\*?\\s*|class\\s+|const\\s+)(${ID})\\b`, 'gm');
+const EXPORT_DECL = new RegExp(`^export\\s+((?:async\\s+)?function\\b\\s*\\*?\\s*|class\\s+|const\\s+)(${ID})(?![\\w$])`, 'gm');
 const EXPORT_LIST = /^export\s*\{([^}]*)\};[ \t]*$/gm;
 const SPECIFIER = new RegExp(`^(${ID})(?:\\s+as\\s+(${ID}))?$`);
 
