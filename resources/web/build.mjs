@@ -1,10 +1,12 @@
 // Bundles the dashboard: src/index.html with uPlot's CSS and src/app.css inlined, and
-// assets/app.js = uPlot (minified IIFE, pinned by package-lock.json) + src/app.js.
+// assets/app.js = uPlot (minified IIFE, pinned by package-lock.json) + the ES modules of src/, linked
+// from src/main.js into one script (see link.mjs).
 // Usage: node build.mjs --src src --uplot node_modules/uplot --out dist
 // The server's Content-Security-Policy forbids inline scripts, hence the separate script file.
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { link } from './link.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = { src: join(here, 'src'), uplot: join(here, 'node_modules', 'uplot'), out: join(here, 'dist') };
@@ -21,7 +23,7 @@ const read = (p) => readFileSync(p, 'utf8');
 const uplotPkg = JSON.parse(read(join(args.uplot, 'package.json')));
 const uplotJs = read(join(args.uplot, 'dist', 'uPlot.iife.min.js'));
 const uplotCss = read(join(args.uplot, 'dist', 'uPlot.min.css'));
-const appJs = read(join(args.src, 'app.js'));
+const appJs = link(args.src, 'main.js');
 const appCss = read(join(args.src, 'app.css'));
 let html = read(join(args.src, 'index.html'));
 
