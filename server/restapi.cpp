@@ -12,6 +12,7 @@
 #include <QJsonArray>
 #include <QUrl>
 
+#include <algorithm>
 #include <limits>
 
 namespace Runwatch {
@@ -63,79 +64,86 @@ RestApi::RestApi(const ServerConfig &config, Hub *hub, const ServerStatus *statu
 {
 }
 
+// One row per route, as the protocol document's HTTP section lists them. A path segment in braces
+// is a parameter; "{name...}" takes the rest of the path (a metric name may hold slashes, encoded or
+// not). Paths under /api and /metrics need a token of any role before anything else is said about
+// them; `need` is what the route asks of the role beyond that.
+const RestApi::Route RestApi::Routes[] = {
+    {"GET, HEAD", "/", Need::Nothing, nullptr, [](RestApi &api, const Call &) { return api.dashboard(); }},
+    {"GET, HEAD", "/index.html", Need::Nothing, nullptr, [](RestApi &api, const Call &) { return api.dashboard(); }},
+    {"GET, HEAD", "/healthz", Need::Nothing, nullptr, [](RestApi &api, const Call &) { return api.healthz(); }},
+    {"GET, HEAD", "/assets/{name}", Need::Nothing, nullptr, [](RestApi &api, const Call &c) { return api.asset(c.param); }},
+    {"GET, HEAD", "/metrics", Need::Read, nullptr, [](RestApi &api, const Call &) { return api.prometheus(); }},
+    {"POST", "/api/events", Need::Publish, "a %1 token may not publish",
+     [](RestApi &api, const Call &c) { return api.postEvents(c.request, c.peer); }},
+    {"GET, HEAD", "/api/clients", Need::Admin, "listing clients needs the admin token",
+     [](RestApi &api, const Call &) { return api.clients(); }},
+    {"GET, HEAD", "/api/runs", Need::Read, nullptr, [](RestApi &api, const Call &) { return api.runs(); }},
+    {"GET, HEAD", "/api/runs/{run}", Need::Read, nullptr, [](RestApi &api, const Call &c) { return api.run(c.run); }},
+    {"DELETE", "/api/runs/{run}", Need::Admin, "deleting a run needs the admin token",
+     [](RestApi &api, const Call &c) { return api.deleteRun(c.run); }},
+    {"GET, HEAD", "/api/runs/{run}/events", Need::Read, nullptr, [](RestApi &api, const Call &c) { return api.events(c.run, c.request); }},
+    {"GET, HEAD", "/api/runs/{run}/subscribers", Need::Read, nullptr, [](RestApi &api, const Call &c) { return api.subscribers(c.run); }},
+    {"GET, HEAD", "/api/runs/{run}/steps", Need::Read, nullptr, [](RestApi &api, const Call &c) { return api.steps(c.run, c.request); }},
+    {"GET, HEAD", "/api/runs/{run}/metrics", Need::Read, nullptr, [](RestApi &api, const Call &c) { return api.metricNames(c.run, c.request); }},
+    {"GET, HEAD", "/api/runs/{run}/metrics/{name...}", Need::Read, nullptr,
+     [](RestApi &api, const Call &c) { return api.metricSeries(c.run, c.param, c.request); }},
+};
+
+bool RestApi::matches(const char *pattern, const QStringList &path, QString *run, QString *param)
+{
+    const QList<QByteArray> parts = QByteArray(pattern).mid(1).split('/');
+    if (parts.size() == 1 && parts.first().isEmpty()) // "/"
+        return path.size() == 1 && path.first().isEmpty();
+    for (qsizetype i = 0; i < parts.size(); ++i) {
+        const QByteArray &part = parts.at(i);
+        if (part.endsWith("...}")) {
+            if (path.size() <= i)
+                return false;
+            *param = path.mid(i).join(QLatin1Char('/'));
+            return true;
+        }
+        if (i >= path.size())
+            return false;
+        if (part == "{run}")
+            *run = path.at(i);
+        else if (part.startsWith('{'))
+            *param = path.at(i);
+        else if (path.at(i) != QLatin1String(part))
+            return false;
+    }
+    return parts.size() == path.size();
+}
+
 HttpResponse RestApi::handle(const HttpRequest &request, Role role, bool wrongToken, const QString &peer)
 {
     QStringList path;
     if (!Http::splitPath(request.path, &path))
         return errorResponse(ErrorCode::InvalidRequest, QStringLiteral("the path is not valid UTF-8"));
-    const QByteArray &method = request.method;
-    const bool get = method == "GET" || method == "HEAD";
-
-    // Open to everyone: the dashboard page (it asks for a token itself) and the health check.
-    if (path.size() == 1 && (path.at(0).isEmpty() || path.at(0) == QLatin1String("index.html")))
-        return get ? dashboard() : methodNotAllowed("GET, HEAD");
-    if (path == QStringList{QStringLiteral("healthz")})
-        return get ? healthz() : methodNotAllowed("GET, HEAD");
-    // The dashboard's script and other static files, compiled in under :/runwatch/web/assets.
-    if (path.size() == 2 && path.at(0) == QLatin1String("assets"))
-        return get ? asset(path.at(1)) : methodNotAllowed("GET, HEAD");
-
-    const bool isApi = path.value(0) == QLatin1String("api")
-        || path == QStringList{QStringLiteral("metrics")};
-    if (!isApi)
-        return errorResponse(ErrorCode::NotFound, QStringLiteral("nothing at %1").arg(QString::fromUtf8(request.path)));
-    if (wrongToken)
+    const bool tokenNeeded = path.value(0) == QLatin1String("api") || path == QStringList{QStringLiteral("metrics")};
+    if (tokenNeeded && wrongToken)
         return errorResponse(ErrorCode::AuthFailed, QStringLiteral("wrong token"));
-    if (!canRead(role))
+    if (tokenNeeded && !canRead(role))
         return errorResponse(ErrorCode::AuthRequired, QStringLiteral("this endpoint needs a token: Authorization: Bearer … or ?token=…"));
 
-    if (path.at(0) == QLatin1String("metrics"))
-        return get ? prometheus() : methodNotAllowed("GET, HEAD");
-
-    const QString second = path.value(1);
-    if (second == QLatin1String("events") && path.size() == 2) {
-        if (method != "POST")
-            return methodNotAllowed("POST");
-        if (!canPublish(role))
-            return errorResponse(ErrorCode::Forbidden, QStringLiteral("a %1 token may not publish").arg(roleName(role)));
-        return postEvents(request, peer);
-    }
-    if (second == QLatin1String("clients") && path.size() == 2) {
-        if (!get)
-            return methodNotAllowed("GET, HEAD");
-        if (!isAdmin(role))
-            return errorResponse(ErrorCode::Forbidden, QStringLiteral("listing clients needs the admin token"));
-        return clients();
-    }
-    if (second != QLatin1String("runs"))
-        return errorResponse(ErrorCode::NotFound, QStringLiteral("nothing at %1").arg(QString::fromUtf8(request.path)));
-
-    if (path.size() == 2)
-        return get ? runs() : methodNotAllowed("GET, HEAD");
-    const QString id = path.at(2);
-    if (path.size() == 3) {
-        if (method == "DELETE") {
-            if (!isAdmin(role))
-                return errorResponse(ErrorCode::Forbidden, QStringLiteral("deleting a run needs the admin token"));
-            return deleteRun(id);
+    QByteArray allowed; // the methods of the routes whose path matches
+    for (const Route &route : Routes) {
+        Call call{request, role, peer, {}, {}};
+        if (!matches(route.pattern, path, &call.run, &call.param))
+            continue;
+        const QList<QByteArray> methods = QByteArray(route.methods).split(',');
+        const bool takes = std::any_of(methods.cbegin(), methods.cend(), [&](const QByteArray &m) { return m.trimmed() == request.method; });
+        if (!takes) {
+            allowed += allowed.isEmpty() ? QByteArray(route.methods) : ", " + QByteArray(route.methods);
+            continue;
         }
-        return get ? run(id) : methodNotAllowed("GET, HEAD, DELETE");
+        const bool permitted = route.need == Need::Publish ? canPublish(role) : route.need == Need::Admin ? isAdmin(role) : true;
+        if (!permitted)
+            return errorResponse(ErrorCode::Forbidden, QString::fromLatin1(route.forbidden).arg(roleName(role)));
+        return route.handler(*this, call);
     }
-    if (!get)
-        return methodNotAllowed("GET, HEAD");
-    const QString what = path.at(3);
-    if (what == QLatin1String("events") && path.size() == 4)
-        return events(id, request);
-    if (what == QLatin1String("subscribers") && path.size() == 4)
-        return subscribers(id);
-    if (what == QLatin1String("steps") && path.size() == 4)
-        return steps(id, request);
-    if (what == QLatin1String("metrics")) {
-        if (path.size() == 4)
-            return metricNames(id, request);
-        // A metric name may itself hold slashes ("train/loss"), encoded or not.
-        return metricSeries(id, path.mid(4).join(QLatin1Char('/')), request);
-    }
+    if (!allowed.isEmpty())
+        return methodNotAllowed(allowed);
     return errorResponse(ErrorCode::NotFound, QStringLiteral("nothing at %1").arg(QString::fromUtf8(request.path)));
 }
 

@@ -19,6 +19,24 @@ public:
     HttpResponse handle(const HttpRequest &request, Role role, bool wrongToken, const QString &peer = QString());
 
 private:
+    enum class Need { Nothing, Read, Publish, Admin };
+    struct Call {
+        const HttpRequest &request;
+        Role role;
+        const QString &peer;
+        QString run;   // {run}
+        QString param; // {name} or {name...}
+    };
+    struct Route {
+        const char *methods;   // as in an Allow header
+        const char *pattern;
+        Need need;
+        const char *forbidden; // the FORBIDDEN message when the role lacks `need` (%1: the role)
+        HttpResponse (*handler)(RestApi &api, const Call &call);
+    };
+    static const Route Routes[];
+    static bool matches(const char *pattern, const QStringList &path, QString *run, QString *param);
+
     HttpResponse dashboard() const;
     HttpResponse asset(const QString &name) const;
     HttpResponse healthz() const;
