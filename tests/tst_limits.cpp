@@ -16,10 +16,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QNetworkRequest>
 #include <QRandomGenerator>
-#include <QSignalSpy>
 #include <QTcpSocket>
 #include <QTest>
 #include <QtEndian>
@@ -40,6 +37,8 @@ const QLatin1String kCode("code");
 using Probe = Test::WsProbe;
 using ProbePtr = std::unique_ptr<Probe>;
 using Test::answerTo;
+using Test::HttpResult;
+using Test::httpCall;
 using Test::nextId;
 using Test::ofType;
 using Test::openProbe;
@@ -62,36 +61,6 @@ QJsonArray logEvents(const QString &run, int count, int padding = 0, int first =
 QString describe(const QJsonObject &object)
 {
     return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
-}
-
-struct HttpResult {
-    int status = 0;
-    QByteArray body;
-    QString errorCode() const
-    {
-        return QJsonDocument::fromJson(body).object().value(QLatin1String("error")).toObject().value(kCode).toString();
-    }
-};
-
-HttpResult httpCall(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
-                    const QByteArray &body = QByteArray(), const QList<QPair<QByteArray, QByteArray>> &headers = {})
-{
-    QNetworkRequest req(url);
-    if (!body.isEmpty())
-        req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    for (const auto &h : headers)
-        req.setRawHeader(h.first, h.second);
-    QNetworkReply *reply = nam.sendCustomRequest(req, verb, body);
-    QSignalSpy finished(reply, &QNetworkReply::finished);
-    if (!reply->isFinished())
-        (void)finished.wait(10000);
-    HttpResult result;
-    result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    result.body = reply->readAll();
-    if (result.status == 0)
-        qWarning("no HTTP status: error %d, %s", int(reply->error()), qPrintable(reply->errorString()));
-    reply->deleteLater();
-    return result;
 }
 
 // Envelope seqs in one text message: an envelope or a batch of them.
@@ -760,11 +729,11 @@ void TestLimits::httpLimitsNam()
     QByteArray body;
     if (bodyEvents > 0)
         body = QJsonDocument(logEvents(QStringLiteral("h"), bodyEvents, 1000)).toJson(QJsonDocument::Compact);
-    QList<QPair<QByteArray, QByteArray>> headers;
+    Test::HttpHeaders headers;
     if (headerBytes > 0)
         headers.append({QByteArrayLiteral("X-Filler"), QByteArray(headerBytes, 'a')});
     QNetworkAccessManager nam;
-    const HttpResult result = httpCall(nam, method, srv.http(path), body, headers);
+    const HttpResult result = httpCall(nam, method, srv.http(path), QByteArray(), body, headers);
     QVERIFY2(result.status == status, qPrintable(QStringLiteral("status %1: %2").arg(result.status).arg(QString::fromUtf8(result.body.left(300)))));
     if (!errorCode.isEmpty())
         QCOMPARE(result.errorCode(), errorCode);
@@ -1049,7 +1018,7 @@ void TestLimits::stringLengthLimit()
     QVERIFY(producer->waitConnected());
     const QJsonObject answer = publishAnswer(*producer, events);
     QNetworkAccessManager nam;
-    const HttpResult post = httpCall(nam, "POST", srv.http(QStringLiteral("/api/events")),
+    const HttpResult post = httpCall(nam, "POST", srv.http(QStringLiteral("/api/events")), QByteArray(),
                                      QJsonDocument(events).toJson(QJsonDocument::Compact));
     if (accepted) {
         QCOMPARE(answer.value(kType).toString(), QStringLiteral("ack"));
