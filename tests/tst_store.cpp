@@ -984,7 +984,7 @@ void TestStore::restartRestoresRun()
         lifecycle.open(wsUrl(server, QStringLiteral("/ws/runs?since=0")));
         QVERIFY(lifecycle.waitConnected());
         QVERIFY(lifecycle.waitEvents(4));
-        QTest::qWait(100);
+        QVERIFY(Test::sync(lifecycle)); // whatever else the server sent it has arrived
         for (const QJsonObject &e : lifecycle.events())
             lifecycleBefore.append(e);
         server.stop();
