@@ -250,27 +250,72 @@ QVector<qint64> publishAcked(WsProbe &producer, const QJsonArray &events, int ti
     return seqList(answer.value(QLatin1String("seq")).toArray());
 }
 
+QJsonObject HttpResult::object() const
+{
+    return QJsonDocument::fromJson(body).object();
+}
+
+QJsonArray HttpResult::array() const
+{
+    return QJsonDocument::fromJson(body).array();
+}
+
+bool HttpResult::isJsonObject() const
+{
+    return QJsonDocument::fromJson(body).isObject();
+}
+
+bool HttpResult::isJsonArray() const
+{
+    return QJsonDocument::fromJson(body).isArray();
+}
+
 QString HttpResult::errorCode() const
 {
-    return QJsonDocument::fromJson(body).object().value(QLatin1String("error")).toObject().value(QLatin1String("code")).toString();
+    return object().value(QLatin1String("error")).toObject().value(QLatin1String("code")).toString();
+}
+
+QString HttpResult::errorMessage() const
+{
+    return object().value(QLatin1String("error")).toObject().value(QLatin1String("message")).toString();
 }
 
 HttpResult httpCall(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url, const QByteArray &bearer,
-                    const QByteArray &body)
+                    const QByteArray &body, const HttpHeaders &headers)
 {
     QNetworkRequest request(url);
+    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute, QNetworkRequest::ManualRedirectPolicy);
+    request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
     if (!bearer.isEmpty())
         request.setRawHeader("Authorization", QByteArray("Bearer ") + bearer);
-    if (!body.isEmpty())
+    const bool withBody = verb != "GET" && verb != "HEAD" && verb != "DELETE";
+    if (withBody)
         request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    QNetworkReply *reply = nam.sendCustomRequest(request, verb, body);
+    for (const auto &header : headers)
+        request.setRawHeader(header.first, header.second);
+    QNetworkReply *reply = nullptr;
+    if (withBody)
+        reply = nam.sendCustomRequest(request, verb, body);
+    else if (verb == "HEAD")
+        reply = nam.head(request); // a custom HEAD would wait for the body its Content-Length announces
+    else if (verb == "DELETE")
+        reply = nam.deleteResource(request);
+    else
+        reply = nam.get(request);
     QSignalSpy finished(reply, &QNetworkReply::finished);
     if (!reply->isFinished())
         (void)finished.wait(10000);
     HttpResult result;
+    result.finished = reply->isFinished();
+    if (!result.finished)
+        reply->abort();
     result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
     result.body = reply->readAll();
-    result.wwwAuthenticate = reply->rawHeader("WWW-Authenticate");
+    for (const QNetworkReply::RawHeaderPair &pair : reply->rawHeaderPairs())
+        result.headers.insert(pair.first.toLower(), pair.second);
+    if (result.status == 0)
+        qWarning("%s %s: no HTTP status: error %d, %s", verb.constData(), qPrintable(url.toString()), int(reply->error()),
+                 qPrintable(reply->errorString()));
     reply->deleteLater();
     return result;
 }

@@ -3,10 +3,12 @@
 #include "config.h"
 #include "server.h"
 
+#include <QHash>
 #include <QJsonArray>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QObject>
+#include <QPair>
 #include <QTest>
 #include <QRegularExpression>
 #include <QProcessEnvironment>
@@ -88,16 +90,37 @@ private:
 QJsonObject event(const QString &run, const QString &type, const QJsonObject &data = {},
                   const QString &step = QString());
 
-// One HTTP request through QNetworkAccessManager, waited for (10 s at most).
+// Extra request headers for httpCall, sent as given (a "Content-Type" here replaces the default).
+using HttpHeaders = QList<QPair<QByteArray, QByteArray>>;
+
+// The answer to one HTTP request made with httpCall.
 struct HttpResult {
-    int status = 0; // 0: no answer
+    bool finished = false; // false: no answer within the timeout (the request was aborted)
+    int status = 0;        // 0: no answer
     QByteArray body;
-    QByteArray wwwAuthenticate;
-    // The "code" of an {"error": {...}} body.
+    QHash<QByteArray, QByteArray> headers; // names in lower case
+
+    QByteArray header(const char *name) const { return headers.value(QByteArray(name).toLower()); }
+    bool hasHeader(const char *name) const { return headers.contains(QByteArray(name).toLower()); }
+    QByteArray wwwAuthenticate() const { return header("WWW-Authenticate"); }
+    // The X-Runwatch-Next-Since of a bounded events page (empty: the page was the last one).
+    QByteArray nextSince() const { return header("X-Runwatch-Next-Since"); }
+    QJsonObject object() const;
+    QJsonArray array() const;
+    bool isJsonObject() const;
+    bool isJsonArray() const;
+    // The "code" and "message" of an {"error": {...}} body.
     QString errorCode() const;
+    QString errorMessage() const;
 };
+
+// One HTTP/1.1 request through QNetworkAccessManager, waited for (10 s at most). Any verb: GET,
+// HEAD and DELETE go through their own QNetworkAccessManager calls and without a body; the rest
+// are custom requests with the body and Content-Type: application/json (unless headers name
+// another). Redirects are not followed (a 3xx is the answer).
 HttpResult httpCall(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
-                    const QByteArray &bearer = QByteArray(), const QByteArray &body = QByteArray());
+                    const QByteArray &bearer = QByteArray(), const QByteArray &body = QByteArray(),
+                    const HttpHeaders &headers = HttpHeaders());
 
 // Helpers shared by the WebSocket suites.
 std::unique_ptr<WsProbe> openProbe(const QUrl &url, const QByteArray &bearer = QByteArray());

@@ -504,7 +504,7 @@ void TestAuth::http()
     if (!errorCode.isEmpty())
         QCOMPARE(result.errorCode(), errorCode);
     if (status == 401)
-        QVERIFY2(!result.wwwAuthenticate.isEmpty(), "a 401 carries WWW-Authenticate (RFC 9110)");
+        QVERIFY2(!result.wwwAuthenticate().isEmpty(), "a 401 carries WWW-Authenticate (RFC 9110)");
 
     // Effects: a refused POST stores nothing, a refused DELETE deletes nothing.
     const int postedStatus = httpCall(nam, "GET", srv.http(QStringLiteral("/api/runs/posted")), AdminToken).status;

@@ -276,6 +276,8 @@ bool TestChurn::halfHeadCycle(int cycle)
     socket.write(head.left(cut));
     if (!socket.waitForBytesWritten(Timeout))
         return false;
+    // A fixed pause is the point: the server (another process) gets a moment to read the cut head
+    // before the reset; nothing would tell us that it has.
     QTest::qWait(1);
     socket.abort();
     return true;
@@ -294,7 +296,7 @@ bool TestChurn::abandonedHandshakeCycle(int cycle)
         socket.write(head.left(head.size() / 2));
         if (!socket.waitForBytesWritten(Timeout))
             return false;
-        QTest::qWait(1);
+        QTest::qWait(1); // fixed on purpose: the server may read the half request before the drop
         break;
     case 1: // the whole request, dropped before any answer is read
         socket.write(head);

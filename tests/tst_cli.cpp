@@ -11,8 +11,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QNetworkRequest>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QTcpServer>
@@ -26,6 +24,8 @@
 #include <sys/types.h>
 
 using namespace Runwatch;
+using Test::HttpResult;
+using Test::httpCall;
 using Test::RunwatchProcess;
 
 namespace {
@@ -45,40 +45,6 @@ QString text(const QJsonObject &object, const char *key)
 // ---------------------------------------------------------------------------------------------
 // HTTP
 
-struct Reply {
-    bool finished = false;
-    int status = 0;
-    QByteArray body;
-    QJsonObject object() const { return QJsonDocument::fromJson(body).object(); }
-    QJsonArray array() const { return QJsonDocument::fromJson(body).array(); }
-    QString errorCode() const { return text(object().value(QLatin1String("error")).toObject(), "code"); }
-};
-
-Reply fetch(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url, const QString &bearer = QString(),
-            const QByteArray &body = QByteArray())
-{
-    QNetworkRequest request(url);
-    request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
-    if (!bearer.isEmpty())
-        request.setRawHeader("Authorization", "Bearer " + bearer.toUtf8());
-    QNetworkReply *reply = nullptr;
-    if (verb == "GET") {
-        reply = nam.get(request);
-    } else {
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        reply = nam.sendCustomRequest(request, verb, body);
-    }
-    (void)QTest::qWaitFor([reply] { return reply->isFinished(); }, Timeout);
-    Reply out;
-    out.finished = reply->isFinished();
-    if (!out.finished)
-        reply->abort();
-    out.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    out.body = reply->readAll();
-    reply->deleteLater();
-    return out;
-}
-
 QByteArray eventsBody(const QString &run, int count)
 {
     QJsonArray array;
@@ -87,7 +53,7 @@ QByteArray eventsBody(const QString &run, int count)
     return QJsonDocument(array).toJson(QJsonDocument::Compact);
 }
 
-QVector<qint64> seqsOf(const Reply &reply)
+QVector<qint64> seqsOf(const HttpResult &reply)
 {
     QVector<qint64> out;
     for (const QJsonValue &v : reply.object().value(QLatin1String("seq")).toArray())
@@ -173,14 +139,14 @@ void TestCli::listensAndServes()
     QCOMPARE(rw.out(), QByteArray("runwatch listening on http://127.0.0.1:" + QByteArray::number(rw.port()) + '\n'));
 
     // It serves at that port: health, publish, read back.
-    Reply r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz")));
+    HttpResult r = httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz")));
     QVERIFY(r.finished);
     QCOMPARE(r.status, 200);
     QCOMPARE(text(r.object(), "status"), QStringLiteral("ok"));
-    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QString(), eventsBody(QStringLiteral("cli"), 3));
+    r = httpCall(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QByteArray(), eventsBody(QStringLiteral("cli"), 3));
     QCOMPARE(r.status, 200);
     QCOMPARE(seqsOf(r).size(), 3);
-    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs/cli/events")));
+    r = httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs/cli/events")));
     QCOMPARE(r.status, 200);
     QCOMPARE(r.array().size(), 3);
     Test::WsProbe probe;
@@ -220,7 +186,7 @@ void TestCli::signalsShutDownCleanly()
         QVERIFY(probe->waitConnected());
         QVERIFY(!probe->waitMessage(QStringLiteral("welcome")).isEmpty());
     }
-    QCOMPARE(fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QString(), eventsBody(QStringLiteral("sig"), 2)).status, 200);
+    QCOMPARE(httpCall(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QByteArray(), eventsBody(QStringLiteral("sig"), 2)).status, 200);
     QVERIFY(runSub.waitEvents(2));
 
     QVERIFY(rw.signal(sig));
@@ -284,7 +250,7 @@ void TestCli::versionMatchesHealthz()
     RunwatchProcess rw({QStringLiteral("--headless"), QStringLiteral("--port"), QStringLiteral("0"),
                  QStringLiteral("--data-dir"), dir.path()});
     QVERIFY(rw.waitListening());
-    const Reply r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz")));
+    const HttpResult r = httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz")));
     QCOMPARE(r.status, 200);
     QCOMPARE(text(r.object(), "version"), printed);
 }
@@ -387,23 +353,23 @@ void TestCli::nonLoopbackBindGeneratesToken()
     QVERIFY2(!rw.out().contains(token.toUtf8()), "the token belongs on stderr, not on the stdout line scripts parse");
 
     // Open: health. Closed without the token; open with it, as header or query.
-    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz"))).status, 200);
-    Reply r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")));
+    QCOMPARE(httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz"))).status, 200);
+    HttpResult r = httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")));
     QCOMPARE(r.status, 401);
     QCOMPARE(r.errorCode(), QStringLiteral("AUTH_REQUIRED"));
-    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), QStringLiteral("not-the-token"));
+    r = httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), QByteArrayLiteral("not-the-token"));
     QCOMPARE(r.status, 401);
     QCOMPARE(r.errorCode(), QStringLiteral("AUTH_FAILED"));
-    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QString(), eventsBody(QStringLiteral("tok"), 1));
+    r = httpCall(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QByteArray(), eventsBody(QStringLiteral("tok"), 1));
     QCOMPARE(r.status, 401);
-    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), token);
+    r = httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), token.toUtf8());
     QCOMPARE(r.status, 200);
     QCOMPARE(r.array().size(), 0);
-    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), token, eventsBody(QStringLiteral("tok"), 2));
+    r = httpCall(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), token.toUtf8(), eventsBody(QStringLiteral("tok"), 2));
     QCOMPARE(r.status, 200);
     QUrl withQuery = rw.http(QStringLiteral("/api/runs"));
     withQuery.setQuery(QStringLiteral("token=") + QString::fromLatin1(QUrl::toPercentEncoding(token)));
-    r = fetch(m_nam, QByteArrayLiteral("GET"), withQuery);
+    r = httpCall(m_nam, QByteArrayLiteral("GET"), withQuery);
     QCOMPARE(r.status, 200);
     QCOMPARE(r.array().size(), 1);
 
@@ -452,18 +418,18 @@ void TestCli::tokenFromEnvironment()
     QVERIFY(rw.waitListening());
     QCOMPARE(rw.host(), QStringLiteral("127.0.0.1"));
 
-    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz"))).status, 200);
-    Reply r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")));
+    QCOMPARE(httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/healthz"))).status, 200);
+    HttpResult r = httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")));
     QCOMPARE(r.status, 401);
     QCOMPARE(r.errorCode(), QStringLiteral("AUTH_REQUIRED"));
-    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), invalid);
+    r = httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), invalid.toUtf8());
     QCOMPARE(r.status, 401);
     QCOMPARE(r.errorCode(), QStringLiteral("AUTH_FAILED"));
-    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), invalid, eventsBody(QStringLiteral("env"), 1));
+    r = httpCall(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), invalid.toUtf8(), eventsBody(QStringLiteral("env"), 1));
     QCOMPARE(r.status, 401);
-    r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), valid, eventsBody(QStringLiteral("env"), 1));
+    r = httpCall(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), valid.toUtf8(), eventsBody(QStringLiteral("env"), 1));
     QCOMPARE(r.status, 200);
-    r = fetch(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), valid);
+    r = httpCall(m_nam, QByteArrayLiteral("GET"), rw.http(QStringLiteral("/api/runs")), valid.toUtf8());
     QCOMPARE(r.status, 200);
     QCOMPARE(r.array().size(), 1);
 
@@ -497,8 +463,8 @@ void TestCli::seqContinuesAcrossRestart()
         RunwatchProcess rw(arguments);
         QVERIFY(rw.waitListening());
         for (int i = 0; i < 3; ++i) {
-            const Reply r = fetch(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QString(),
-                                  eventsBody(QStringLiteral("first"), 2));
+            const HttpResult r = httpCall(m_nam, QByteArrayLiteral("POST"), rw.http(QStringLiteral("/api/events")), QByteArray(),
+                                          eventsBody(QStringLiteral("first"), 2));
             QCOMPARE(r.status, 200);
             before += seqsOf(r);
         }
@@ -512,7 +478,7 @@ void TestCli::seqContinuesAcrossRestart()
 
     RunwatchProcess again(arguments);
     QVERIFY(again.waitListening());
-    Reply r = fetch(m_nam, QByteArrayLiteral("GET"), again.http(QStringLiteral("/healthz")));
+    HttpResult r = httpCall(m_nam, QByteArrayLiteral("GET"), again.http(QStringLiteral("/healthz")));
     QCOMPARE(r.status, 200);
     QVERIFY2(r.object().value(QLatin1String("last_seq")).toDouble() >= double(highest), r.body.constData());
     Test::WsProbe probe;
@@ -520,7 +486,7 @@ void TestCli::seqContinuesAcrossRestart()
     QVERIFY(probe.waitConnected());
     QVERIFY(probe.waitMessage(QStringLiteral("welcome")).value(QLatin1String("last_seq")).toDouble() >= double(highest));
 
-    r = fetch(m_nam, QByteArrayLiteral("POST"), again.http(QStringLiteral("/api/events")), QString(), eventsBody(QStringLiteral("second"), 2));
+    r = httpCall(m_nam, QByteArrayLiteral("POST"), again.http(QStringLiteral("/api/events")), QByteArray(), eventsBody(QStringLiteral("second"), 2));
     QCOMPARE(r.status, 200);
     const QVector<qint64> after = seqsOf(r);
     QCOMPARE(after.size(), 2);
@@ -542,23 +508,22 @@ void TestCli::limitFlagsApply()
                         QStringLiteral("1")});
     QVERIFY(rw.waitListening());
     const QUrl post = rw.http(QStringLiteral("/api/events"));
-    auto message = [](const Reply &r) { return r.object().value(QLatin1String("error")).toObject().value(QLatin1String("message")).toString(); };
     // A budget of 1 event a second, in bursts of at most one publish (3 events).
-    QCOMPARE(fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), eventsBody(QStringLiteral("a"), 1)).status, 200);
-    Reply r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), eventsBody(QStringLiteral("b"), 1));
+    QCOMPARE(httpCall(m_nam, QByteArrayLiteral("POST"), post, QByteArray(), eventsBody(QStringLiteral("a"), 1)).status, 200);
+    HttpResult r = httpCall(m_nam, QByteArrayLiteral("POST"), post, QByteArray(), eventsBody(QStringLiteral("b"), 1));
     QCOMPARE(r.status, 413);
-    QVERIFY2(message(r).contains(QLatin1String("--max-runs")), r.body.constData());
+    QVERIFY2(r.errorMessage().contains(QLatin1String("--max-runs")), r.body.constData());
     const QJsonArray longText{Test::event(QStringLiteral("a"), QStringLiteral("log"), {{QStringLiteral("message"), QString(200, QLatin1Char('m'))}})};
-    r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), QJsonDocument(longText).toJson(QJsonDocument::Compact));
+    r = httpCall(m_nam, QByteArrayLiteral("POST"), post, QByteArray(), QJsonDocument(longText).toJson(QJsonDocument::Compact));
     QCOMPARE(r.status, 413);
-    QVERIFY2(message(r).contains(QLatin1String("--max-string-bytes")), r.body.constData());
-    r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), eventsBody(QStringLiteral("a"), 3));
+    QVERIFY2(r.errorMessage().contains(QLatin1String("--max-string-bytes")), r.body.constData());
+    r = httpCall(m_nam, QByteArrayLiteral("POST"), post, QByteArray(), eventsBody(QStringLiteral("a"), 3));
     QCOMPARE(r.status, 429);
     QCOMPARE(r.errorCode(), QStringLiteral("RATE_LIMITED"));
-    QVERIFY2(message(r).contains(QLatin1String("1 events/s")), r.body.constData());
-    r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), eventsBody(QStringLiteral("a"), 4));
+    QVERIFY2(r.errorMessage().contains(QLatin1String("1 events/s")), r.body.constData());
+    r = httpCall(m_nam, QByteArrayLiteral("POST"), post, QByteArray(), eventsBody(QStringLiteral("a"), 4));
     QCOMPARE(r.status, 413);
-    QVERIFY2(message(r).contains(QLatin1String("the limit is 3")), r.body.constData());
+    QVERIFY2(r.errorMessage().contains(QLatin1String("the limit is 3")), r.body.constData());
 }
 
 void TestCli::misspeltFlagBeforeDisplayCheck_data()
@@ -618,8 +583,8 @@ void TestCli::maxStepsPerRunApplies()
         return QJsonDocument(array).toJson(QJsonDocument::Compact);
     };
     const QUrl post = rw.http(QStringLiteral("/api/events"));
-    QCOMPARE(fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), steps(1, 2)).status, 200);
-    const Reply r = fetch(m_nam, QByteArrayLiteral("POST"), post, QString(), steps(3, 1));
+    QCOMPARE(httpCall(m_nam, QByteArrayLiteral("POST"), post, QByteArray(), steps(1, 2)).status, 200);
+    const HttpResult r = httpCall(m_nam, QByteArrayLiteral("POST"), post, QByteArray(), steps(3, 1));
     QCOMPARE(r.status, 413);
     QVERIFY2(r.body.contains("--max-steps-per-run") && r.body.contains("the limit is 2"), r.body.constData());
 }
@@ -678,13 +643,13 @@ void TestCli::tokensFromFilesAndEnvironment()
     QVERIFY(rw.waitListening());
     const QUrl runs = rw.http(QStringLiteral("/api/runs"));
     const QUrl post = rw.http(QStringLiteral("/api/events"));
-    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), runs).status, 401);
-    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), runs, QStringLiteral("admin-flag-wrong")).status, 401);
-    QCOMPARE(fetch(m_nam, QByteArrayLiteral("POST"), post, admin, eventsBody(QStringLiteral("t"), 1)).status, 200);
-    QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), runs, admin).status, 200);
+    QCOMPARE(httpCall(m_nam, QByteArrayLiteral("GET"), runs).status, 401);
+    QCOMPARE(httpCall(m_nam, QByteArrayLiteral("GET"), runs, QByteArrayLiteral("admin-flag-wrong")).status, 401);
+    QCOMPARE(httpCall(m_nam, QByteArrayLiteral("POST"), post, admin.toUtf8(), eventsBody(QStringLiteral("t"), 1)).status, 200);
+    QCOMPARE(httpCall(m_nam, QByteArrayLiteral("GET"), runs, admin.toUtf8()).status, 200);
     if (!viewer.isEmpty()) {
-        QCOMPARE(fetch(m_nam, QByteArrayLiteral("GET"), runs, viewer).status, 200);
-        const Reply r = fetch(m_nam, QByteArrayLiteral("POST"), post, viewer, eventsBody(QStringLiteral("t"), 1));
+        QCOMPARE(httpCall(m_nam, QByteArrayLiteral("GET"), runs, viewer.toUtf8()).status, 200);
+        const HttpResult r = httpCall(m_nam, QByteArrayLiteral("POST"), post, viewer.toUtf8(), eventsBody(QStringLiteral("t"), 1));
         QCOMPARE(r.status, 403); // read only
     }
     QVERIFY(rw.signal(SIGTERM));
@@ -705,7 +670,7 @@ void TestCli::demoKeepsBoundedRuns()
     QStringList ids;
     // Until the sixth generation of five runs has started: 30 runs made in all.
     auto sixthGeneration = [&] {
-        const Reply r = fetch(m_nam, QByteArrayLiteral("GET"), runs);
+        const HttpResult r = httpCall(m_nam, QByteArrayLiteral("GET"), runs);
         ids.clear();
         for (const QJsonValue &run : r.array())
             ids.append(run.toObject().value(QLatin1String("id")).toString());

@@ -42,19 +42,16 @@ std::unique_ptr<QTcpSocket> openHttp(quint16 port, QByteArray *answer = nullptr,
     return socket;
 }
 
-// Tries a new connection every 100 ms until one is admitted (200 OK) or the time is up.
+// Tries new connections until one is admitted (200 OK) or the time is up.
 bool admittedWithin(quint16 port, int timeoutMs)
 {
-    QElapsedTimer clock;
-    clock.start();
-    while (clock.elapsed() < timeoutMs) {
-        QByteArray answer;
-        auto socket = openHttp(port, &answer);
-        if (answer.startsWith("HTTP/1.1 200"))
-            return true;
-        QTest::qWait(100);
-    }
-    return false;
+    return QTest::qWaitFor(
+        [port] {
+            QByteArray answer;
+            auto socket = openHttp(port, &answer);
+            return answer.startsWith("HTTP/1.1 200");
+        },
+        timeoutMs);
 }
 
 } // namespace

@@ -15,8 +15,6 @@
 #include <QJsonObject>
 #include <QMap>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QNetworkRequest>
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QRegularExpression>
@@ -31,6 +29,8 @@
 #include <sys/types.h>
 
 using namespace Runwatch;
+using Test::HttpResult;
+using Test::httpCall;
 using Test::RunwatchProcess;
 
 namespace {
@@ -49,41 +49,6 @@ QString binary()
 QString runId()
 {
     return QString::fromLatin1(RunId);
-}
-
-// ---------------------------------------------------------------------------------------------
-// HTTP
-
-struct Reply {
-    bool finished = false;
-    int status = 0;
-    QByteArray body;
-    QByteArray nextSince;
-    QJsonObject object() const { return QJsonDocument::fromJson(body).object(); }
-    QJsonArray array() const { return QJsonDocument::fromJson(body).array(); }
-};
-
-Reply fetch(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url, const QByteArray &body = QByteArray())
-{
-    QNetworkRequest request(url);
-    request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
-    QNetworkReply *reply = nullptr;
-    if (verb == "GET") {
-        reply = nam.get(request);
-    } else {
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-        reply = nam.sendCustomRequest(request, verb, body);
-    }
-    (void)QTest::qWaitFor([reply] { return reply->isFinished(); }, Timeout);
-    Reply out;
-    out.finished = reply->isFinished();
-    if (!out.finished)
-        reply->abort();
-    out.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    out.body = reply->readAll();
-    out.nextSince = reply->rawHeader("X-Runwatch-Next-Since");
-    reply->deleteLater();
-    return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -302,7 +267,7 @@ void TestCrash::verifyStored(RunwatchProcess &rw, const Producer &producer, int 
     qint64 since = 0;
     int pages = 0;
     for (;;) {
-        const Reply r = fetch(m_nam, "GET", rw.http(QStringLiteral("/api/runs/%1/events?since=%2&limit=2000").arg(runId()).arg(since)));
+        const HttpResult r = httpCall(m_nam, "GET", rw.http(QStringLiteral("/api/runs/%1/events?since=%2&limit=2000").arg(runId()).arg(since)));
         QVERIFY2(r.finished && r.status == 200, qPrintable(where + QStringLiteral("events page since %1: %2 %3").arg(since).arg(r.status).arg(QString::fromUtf8(r.body.left(300)))));
         const QJsonArray page = r.array();
         ++pages;
@@ -316,10 +281,10 @@ void TestCrash::verifyStored(RunwatchProcess &rw, const Producer &producer, int 
             stored.insert(seq, envelope);
             ++uidCount[eventNumber(envelope)];
         }
-        if (r.nextSince.isEmpty())
+        if (r.nextSince().isEmpty())
             break;
         QVERIFY2(!page.isEmpty(), "X-Runwatch-Next-Since on an empty page");
-        QCOMPARE(r.nextSince.toLongLong(), last);
+        QCOMPARE(r.nextSince().toLongLong(), last);
         since = last;
         QVERIFY2(pages < 10000, "paging does not end");
     }
@@ -364,7 +329,7 @@ void TestCrash::verifyStored(RunwatchProcess &rw, const Producer &producer, int 
         if (envelope.value(QLatin1String("type")).toString() == QLatin1String("metric"))
             expectedSteps.append(qint64(envelope.value(QLatin1String("data")).toObject().value(QLatin1String("step")).toDouble()));
     }
-    const Reply series = fetch(m_nam, "GET", rw.http(QStringLiteral("/api/runs/%1/metrics/loss").arg(runId())));
+    const HttpResult series = httpCall(m_nam, "GET", rw.http(QStringLiteral("/api/runs/%1/metrics/loss").arg(runId())));
     QVERIFY2(series.status == 200 || expectedSteps.isEmpty(), series.body.left(300).constData());
     if (!expectedSteps.isEmpty()) {
         QVector<qint64> steps;
@@ -378,7 +343,7 @@ void TestCrash::verifyStored(RunwatchProcess &rw, const Producer &producer, int 
     }
 
     // The run's state was rebuilt from all of it.
-    const Reply summary = fetch(m_nam, "GET", rw.http(QStringLiteral("/api/runs/") + runId()));
+    const HttpResult summary = httpCall(m_nam, "GET", rw.http(QStringLiteral("/api/runs/") + runId()));
     QCOMPARE(summary.status, 200);
     const qint64 eventCount = qint64(summary.object().value(QLatin1String("event_count")).toDouble());
     QVERIFY2(eventCount >= acked.size(), qPrintable(where + QStringLiteral("event_count %1, but %2 events were acknowledged").arg(eventCount).arg(acked.size())));
@@ -387,7 +352,7 @@ void TestCrash::verifyStored(RunwatchProcess &rw, const Producer &producer, int 
     QCOMPARE(summary.object().value(QLatin1String("last_seq")).toDouble(), double(stored.isEmpty() ? 0 : stored.lastKey()));
 
     *maxStored = stored.isEmpty() ? 0 : stored.lastKey();
-    const Reply health = fetch(m_nam, "GET", rw.http(QStringLiteral("/healthz")));
+    const HttpResult health = httpCall(m_nam, "GET", rw.http(QStringLiteral("/healthz")));
     QCOMPARE(health.status, 200);
     QVERIFY2(health.object().value(QLatin1String("last_seq")).toDouble() >= double(*maxStored), health.body.constData());
 }
@@ -409,7 +374,7 @@ void TestCrash::killedAtRandomLosesNothingAcked()
     for (int round = 0; round < Rounds; ++round) {
         const int ackedBefore = int(producer.acked().size());
         const int delay = int(rng.bounded(100, 801));
-        QTest::qWait(delay);
+        QTest::qWait(delay); // fixed on purpose: the kill lands at a random point of the stream
         // Each round must have something acknowledged to lose.
         QTRY_VERIFY_WITH_TIMEOUT(producer.acked().size() > ackedBefore, Timeout);
         QVERIFY2(producer.problems().isEmpty(), qPrintable(producer.problems().join(QLatin1Char('\n'))));
@@ -480,7 +445,7 @@ void TestCrash::secondProcessOnTheDirIsRefused()
     const QByteArray body = QJsonDocument(Test::event(QStringLiteral("owner"), QStringLiteral("log"),
                                                       {{QStringLiteral("message"), QStringLiteral("first")}}))
                                 .toJson(QJsonDocument::Compact);
-    QCOMPARE(fetch(m_nam, "POST", first.http(QStringLiteral("/api/events")), body).status, 200);
+    QCOMPARE(httpCall(m_nam, "POST", first.http(QStringLiteral("/api/events")), QByteArray(), body).status, 200);
 
     // --port 0: if the dir were not refused, the second would start; its port is never the reason.
     RunwatchProcess second(serveArguments(dir.path()));
@@ -498,8 +463,8 @@ void TestCrash::secondProcessOnTheDirIsRefused()
              qPrintable(line + QStringLiteral(" does not name pid %1").arg(first.process().processId())));
 
     // The first one still owns and serves the dir.
-    QCOMPARE(fetch(m_nam, "POST", first.http(QStringLiteral("/api/events")), body).status, 200);
-    const Reply events = fetch(m_nam, "GET", first.http(QStringLiteral("/api/runs/owner/events")));
+    QCOMPARE(httpCall(m_nam, "POST", first.http(QStringLiteral("/api/events")), QByteArray(), body).status, 200);
+    const HttpResult events = httpCall(m_nam, "GET", first.http(QStringLiteral("/api/runs/owner/events")));
     QCOMPARE(events.status, 200);
     QCOMPARE(events.array().size(), 2);
 
@@ -509,7 +474,7 @@ void TestCrash::secondProcessOnTheDirIsRefused()
     QCOMPARE(first.process().exitCode(), 0);
     RunwatchProcess third(serveArguments(dir.path()));
     QVERIFY2(third.waitListening(), third.err().constData());
-    QCOMPARE(fetch(m_nam, "GET", third.http(QStringLiteral("/api/runs/owner/events"))).array().size(), 2);
+    QCOMPARE(httpCall(m_nam, "GET", third.http(QStringLiteral("/api/runs/owner/events"))).array().size(), 2);
     QVERIFY(third.signal(SIGTERM));
     QVERIFY(third.waitFinished());
 }

@@ -11,7 +11,6 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -135,13 +134,7 @@ void TestDedupe::httpAnswerCountsDuplicates()
     QVERIFY(server.start());
     QNetworkAccessManager nam;
     auto post = [&](const QJsonArray &events) {
-        QNetworkRequest request(server.http(QStringLiteral("/api/events")));
-        request.setHeader(QNetworkRequest::ContentTypeHeader, QStringLiteral("application/json"));
-        QNetworkReply *reply = nam.post(request, QJsonDocument(events).toJson());
-        QSignalSpy done(reply, &QNetworkReply::finished);
-        done.wait(5000);
-        reply->deleteLater();
-        return QJsonDocument::fromJson(reply->readAll()).object();
+        return Test::httpCall(nam, "POST", server.http(QStringLiteral("/api/events")), QByteArray(), QJsonDocument(events).toJson()).object();
     };
     const QJsonArray events{metric(QStringLiteral("h"), 1, QStringLiteral("x1")), metric(QStringLiteral("h"), 2, QStringLiteral("x2"))};
     const QJsonObject first = post(events);

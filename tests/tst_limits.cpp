@@ -16,10 +16,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QNetworkRequest>
 #include <QRandomGenerator>
-#include <QSignalSpy>
 #include <QTcpSocket>
 #include <QTest>
 #include <QtEndian>
@@ -40,6 +37,8 @@ const QLatin1String kCode("code");
 using Probe = Test::WsProbe;
 using ProbePtr = std::unique_ptr<Probe>;
 using Test::answerTo;
+using Test::HttpResult;
+using Test::httpCall;
 using Test::nextId;
 using Test::ofType;
 using Test::openProbe;
@@ -62,36 +61,6 @@ QJsonArray logEvents(const QString &run, int count, int padding = 0, int first =
 QString describe(const QJsonObject &object)
 {
     return QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact));
-}
-
-struct HttpResult {
-    int status = 0;
-    QByteArray body;
-    QString errorCode() const
-    {
-        return QJsonDocument::fromJson(body).object().value(QLatin1String("error")).toObject().value(kCode).toString();
-    }
-};
-
-HttpResult httpCall(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url,
-                    const QByteArray &body = QByteArray(), const QList<QPair<QByteArray, QByteArray>> &headers = {})
-{
-    QNetworkRequest req(url);
-    if (!body.isEmpty())
-        req.setHeader(QNetworkRequest::ContentTypeHeader, QByteArrayLiteral("application/json"));
-    for (const auto &h : headers)
-        req.setRawHeader(h.first, h.second);
-    QNetworkReply *reply = nam.sendCustomRequest(req, verb, body);
-    QSignalSpy finished(reply, &QNetworkReply::finished);
-    if (!reply->isFinished())
-        (void)finished.wait(10000);
-    HttpResult result;
-    result.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    result.body = reply->readAll();
-    if (result.status == 0)
-        qWarning("no HTTP status: error %d, %s", int(reply->error()), qPrintable(reply->errorString()));
-    reply->deleteLater();
-    return result;
 }
 
 // Envelope seqs in one text message: an envelope or a batch of them.
@@ -610,7 +579,8 @@ void TestLimits::handshakeTimeout()
     if (!answer.isEmpty())
         QVERIFY2(statusOf(answer) == 408, answer.left(200).constData());
 
-    // The good client, past the handshake, is not affected by the timeout.
+    // The good client, past the handshake, is not affected by the timeout. A fixed wait is the
+    // point: staying well past the deadline proves it did not fire for this client.
     QTest::qWait(2 * config.handshakeTimeoutMs);
     QVERIFY(good->isConnected());
     QVERIFY(sync(*good));
@@ -660,7 +630,8 @@ void TestLimits::keepalive()
     QVERIFY2(dropped, "a client that never answers pings must be dropped");
     QVERIFY2(mute.count(0x9) >= 1, "the server pings a silent client before dropping it");
 
-    // The clients that answer pings stay, well past the keepalive timeout.
+    // The clients that answer pings stay, well past the keepalive timeout (a fixed time on purpose:
+    // it proves the timeout does not fire; the 20 ms steps pace the pong answers).
     QElapsedTimer waited;
     waited.start();
     while (waited.elapsed() < 3 * config.keepaliveTimeoutMs) {
@@ -760,11 +731,11 @@ void TestLimits::httpLimitsNam()
     QByteArray body;
     if (bodyEvents > 0)
         body = QJsonDocument(logEvents(QStringLiteral("h"), bodyEvents, 1000)).toJson(QJsonDocument::Compact);
-    QList<QPair<QByteArray, QByteArray>> headers;
+    Test::HttpHeaders headers;
     if (headerBytes > 0)
         headers.append({QByteArrayLiteral("X-Filler"), QByteArray(headerBytes, 'a')});
     QNetworkAccessManager nam;
-    const HttpResult result = httpCall(nam, method, srv.http(path), body, headers);
+    const HttpResult result = httpCall(nam, method, srv.http(path), QByteArray(), body, headers);
     QVERIFY2(result.status == status, qPrintable(QStringLiteral("status %1: %2").arg(result.status).arg(QString::fromUtf8(result.body.left(300)))));
     if (!errorCode.isEmpty())
         QCOMPARE(result.errorCode(), errorCode);
@@ -897,7 +868,8 @@ void TestLimits::producerEventRate()
     // Small publishes still find no room until the bucket refills ...
     const QJsonObject stillRefused = publishAnswer(*producer, logEvents(QStringLiteral("rate"), 100, 0, 100));
     QCOMPARE(stillRefused.value(kCode).toString(), QStringLiteral("RATE_LIMITED"));
-    // ... and the same publish goes through once the producer waited as told.
+    // ... and the same publish goes through once the producer waited as told (a fixed wait on
+    // purpose: retry_after_ms itself is what is checked).
     QTest::qWait(int(qint64(stillRefused.value(QLatin1String("retry_after_ms")).toDouble()) + 100));
     const QVector<qint64> later = publishAcked(*producer, logEvents(QStringLiteral("rate"), 100, 0, 100));
     QCOMPARE(later.size(), 100);
@@ -927,6 +899,7 @@ void TestLimits::producerByteRate()
     QVERIFY(refused.value(QLatin1String("retry_after_ms")).toDouble() > 0);
     // Small publishes fit in what is left.
     QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("bytes"), 1, 10, 2)).size(), 1);
+    // Waiting as told (fixed on purpose: retry_after_ms is what is checked), the large one fits again.
     QTest::qWait(int(refused.value(QLatin1String("retry_after_ms")).toDouble()) + 200);
     QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("bytes"), 1, 3000, 1)).size(), 1);
 }
@@ -957,7 +930,7 @@ void TestLimits::httpProducerRate()
     ProbePtr producer = openProbe(srv.ws(QStringLiteral("/ws")));
     QVERIFY(producer->waitConnected());
     QCOMPARE(publishAcked(*producer, logEvents(QStringLiteral("http-rate"), 50)).size(), 50);
-    QTest::qWait(retryAfter * 1000 + 100);
+    QTest::qWait(retryAfter * 1000 + 100); // as Retry-After tells (fixed on purpose: that is what is checked)
     QCOMPARE(statusOf(rawHttp(srv.port(), postRequest(body))), 200);
     const QByteArray metrics = rawHttp(srv.port(), "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     QVERIFY2(metrics.contains("runwatch_publish_limited_total{limit=\"rate\"} 1\n"), bodyOf(metrics).constData());
@@ -1049,7 +1022,7 @@ void TestLimits::stringLengthLimit()
     QVERIFY(producer->waitConnected());
     const QJsonObject answer = publishAnswer(*producer, events);
     QNetworkAccessManager nam;
-    const HttpResult post = httpCall(nam, "POST", srv.http(QStringLiteral("/api/events")),
+    const HttpResult post = httpCall(nam, "POST", srv.http(QStringLiteral("/api/events")), QByteArray(),
                                      QJsonDocument(events).toJson(QJsonDocument::Compact));
     if (accepted) {
         QCOMPARE(answer.value(kType).toString(), QStringLiteral("ack"));
@@ -1259,7 +1232,8 @@ void TestLimits::authDeadline()
             told = told || (m.opcode == 0x1 && m.payload.contains("AUTH_REQUIRED"));
         QVERIFY2(told, "the peer is told why");
     }
-    // Authenticated in time, the third stays well past the deadline.
+    // Authenticated in time, the third stays well past the deadline (a fixed time on purpose: it
+    // proves the deadline does not fire for it).
     while (clock.elapsed() < 3 * config.handshakeTimeoutMs) {
         member.pump();
         QTest::qWait(20);
@@ -1361,7 +1335,8 @@ void TestLimits::httpUnreadAnswersAreBounded()
         pipelined += one;
     reader.write(pipelined);
     QVERIFY(reader.waitForBytesWritten(5000));
-    // The answered count settles far below the requests sent.
+    // The answered count settles far below the requests sent. The fixed 200 ms steps are the point:
+    // "settled" means it did not move for one step.
     qint64 answered = -1;
     for (int i = 0; i < 20; ++i) {
         QTest::qWait(200);
@@ -1424,7 +1399,7 @@ void TestLimits::httpSlowBodyIsFine()
     const int pieces = 16;
     const qsizetype piece = (body.size() + pieces - 1) / pieces;
     for (qsizetype at = 0; at < body.size(); at += piece) {
-        QTest::qWait(250);
+        QTest::qWait(250); // fixed on purpose: the pacing of the slow body is what is tested
         QVERIFY2(socket.state() == QAbstractSocket::ConnectedState, socket.readAll().constData());
         socket.write(body.mid(at, piece));
         socket.flush();

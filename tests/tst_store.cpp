@@ -19,8 +19,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QNetworkAccessManager>
-#include <QNetworkReply>
-#include <QNetworkRequest>
 #include <QProcess>
 #include <QRandomGenerator>
 #include <QSqlDatabase>
@@ -37,6 +35,8 @@
 #include <sys/types.h>
 
 using namespace Runwatch;
+using Test::HttpResult;
+using Test::httpCall;
 
 namespace {
 
@@ -184,30 +184,6 @@ bool makeSqlite(const QString &path, const QStringList &statements, QString *err
 
 // ---------------------------------------------------------------------------------------------
 // HTTP
-
-struct Reply {
-    bool finished = false;
-    int status = 0;
-    QByteArray body;
-    QJsonObject object() const { return QJsonDocument::fromJson(body).object(); }
-    QJsonArray array() const { return QJsonDocument::fromJson(body).array(); }
-};
-
-Reply fetch(QNetworkAccessManager &nam, const QByteArray &verb, const QUrl &url)
-{
-    QNetworkRequest request(url);
-    request.setAttribute(QNetworkRequest::Http2AllowedAttribute, false);
-    QNetworkReply *reply = verb == "GET" ? nam.get(request) : nam.sendCustomRequest(request, verb);
-    (void)QTest::qWaitFor([reply] { return reply->isFinished(); }, Timeout);
-    Reply out;
-    out.finished = reply->isFinished();
-    if (!out.finished)
-        reply->abort();
-    out.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    out.body = reply->readAll();
-    reply->deleteLater();
-    return out;
-}
 
 QUrl httpUrl(const Server &server, const QString &pathAndQuery)
 {
@@ -879,7 +855,7 @@ void TestStore::serverRefusesForeignFile()
     QVERIFY(QFile::rename(dbPath(dir), dir.filePath(QStringLiteral("moved.db"))));
     Server server(configFor(dir.path()));
     QVERIFY2(server.start(&error), qPrintable(error));
-    QCOMPARE(fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/healthz"))).status, 200);
+    QCOMPARE(httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/healthz"))).status, 200);
     server.stop();
     QCOMPARE(checksum(dir.filePath(QStringLiteral("moved.db"))), sum);
 }
@@ -897,16 +873,16 @@ void TestStore::serverRefusesDirInUse()
     QVERIFY2(error.contains(QString::number(QCoreApplication::applicationPid())), qPrintable(error));
     QVERIFY(!second.isRunning());
     // The first still serves.
-    QCOMPARE(fetch(m_nam, "GET", httpUrl(first, QStringLiteral("/healthz"))).status, 200);
+    QCOMPARE(httpCall(m_nam, "GET", httpUrl(first, QStringLiteral("/healthz"))).status, 200);
 }
 
 bool TestStore::captureRun(const Server &server, const QString &run, RunView *view)
 {
-    const Reply summary = fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/") + run));
-    const Reply names = fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/%1/metrics").arg(run)));
-    const Reply events = fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/%1/events").arg(run)));
-    const Reply list = fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs")));
-    const Reply csv = fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/%1/metrics/loss?format=csv").arg(run)));
+    const HttpResult summary = httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/") + run));
+    const HttpResult names = httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/%1/metrics").arg(run)));
+    const HttpResult events = httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/%1/events").arg(run)));
+    const HttpResult list = httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs")));
+    const HttpResult csv = httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/%1/metrics/loss?format=csv").arg(run)));
     if (summary.status != 200 || names.status != 200 || events.status != 200 || list.status != 200 || csv.status != 200) {
         qWarning("capture of %s: %d %d %d %d %d", qPrintable(run), summary.status, names.status, events.status, list.status, csv.status);
         return false;
@@ -920,7 +896,7 @@ bool TestStore::captureRun(const Server &server, const QString &run, RunView *vi
             view->listEntry = entry.toObject();
     }
     for (const QJsonValue &name : std::as_const(view->metricNames)) {
-        const Reply series = fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/%1/metrics/%2").arg(run, name.toString())));
+        const HttpResult series = httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/%1/metrics/%2").arg(run, name.toString())));
         if (series.status != 200)
             return false;
         view->series.insert(name.toString(), series.object());
@@ -1000,7 +976,7 @@ void TestStore::restartRestoresRun()
         QVERIFY2(publish(QStringLiteral("scratch"), {ev(QStringLiteral("scratch"), "log", {{QStringLiteral("message"), QStringLiteral("tmp")}})}),
                  qPrintable(error));
         scratchSeq = acked.takeLast();
-        QCOMPARE(fetch(m_nam, "DELETE", httpUrl(server, QStringLiteral("/api/runs/scratch"))).status, 200);
+        QCOMPARE(httpCall(m_nam, "DELETE", httpUrl(server, QStringLiteral("/api/runs/scratch"))).status, 200);
         QCOMPARE(acked.size(), 23);
 
         QVERIFY(captureRun(server, run, &before));
@@ -1008,7 +984,7 @@ void TestStore::restartRestoresRun()
         lifecycle.open(wsUrl(server, QStringLiteral("/ws/runs?since=0")));
         QVERIFY(lifecycle.waitConnected());
         QVERIFY(lifecycle.waitEvents(4));
-        QTest::qWait(100);
+        QVERIFY(Test::sync(lifecycle)); // whatever else the server sent it has arrived
         for (const QJsonObject &e : lifecycle.events())
             lifecycleBefore.append(e);
         server.stop();
@@ -1051,8 +1027,8 @@ void TestStore::restartRestoresRun()
     for (const QJsonValue &e : std::as_const(after.events))
         restSeqs.append(qint64(e.toObject().value(QLatin1String("seq")).toDouble()));
     QCOMPARE(restSeqs, acked);
-    QCOMPARE(fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/scratch"))).status, 404);
-    const Reply health = fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/healthz")));
+    QCOMPARE(httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/scratch"))).status, 404);
+    const HttpResult health = httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/healthz")));
     QVERIFY2(health.object().value(QLatin1String("last_seq")).toDouble() >= double(scratchSeq), health.body.constData());
 
     // A replay from since=0 gives every event, the same envelopes.
@@ -1086,7 +1062,7 @@ void TestStore::restartRestoresRun()
     QCOMPARE(lifecycle.events().size(), lifecycleBefore.size()); // neither log nor metric is lifecycle
     for (int i = 0; i < lifecycleBefore.size(); ++i)
         QCOMPARE(lifecycle.events().at(i), lifecycleBefore.at(i).toObject());
-    const Reply summary = fetch(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/train")));
+    const HttpResult summary = httpCall(m_nam, "GET", httpUrl(server, QStringLiteral("/api/runs/train")));
     QCOMPARE(summary.object().value(QLatin1String("event_count")).toDouble(), 25.0);
     QCOMPARE(summary.object().value(QLatin1String("metrics")).toObject().value(QLatin1String("loss")).toDouble(), 0.4);
     server.stop();

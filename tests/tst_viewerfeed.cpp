@@ -270,7 +270,7 @@ class TestViewerFeed : public QObject
 private Q_SLOTS:
     void initTestCase();
     void everyEventOnceInOrder();
-    void batchesAreRateLimited();
+    void batchesCoalesceEvents();
     void blockedUiDoesNotSlowServer();
     void consumerNotConsumingDoesNotSlowServer();
     void overflowRereadsFromStore();
@@ -309,8 +309,12 @@ void TestViewerFeed::everyEventOnceInOrder()
             }
         }
         probe.send(Test::publishOp(events, op + 1));
-        if (op % 10 == 9)
-            QTest::qWait(20); // spread over a few feed intervals
+        if (op % 10 == 9) {
+            // The next ten once the consumer has everything acked so far: several batches for sure.
+            QTRY_COMPARE_WITH_TIMEOUT(countMessages(probe, s("ack")), op + 1, 10000);
+            const qint64 ackedSoFar = ackedSeqs(probe).last();
+            QTRY_VERIFY_WITH_TIMEOUT(consumer.maxSeq() >= ackedSoFar, 10000);
+        }
     }
     QTRY_COMPARE_WITH_TIMEOUT(countMessages(probe, s("ack")), ops, 10000);
     QCOMPARE(countMessages(probe, s("error")), 0);
@@ -319,7 +323,7 @@ void TestViewerFeed::everyEventOnceInOrder()
     const qint64 last = acked.last();
 
     QTRY_VERIFY_WITH_TIMEOUT(consumer.maxSeq() >= last, 10000);
-    QTest::qWait(150); // anything extra (a duplicate) would show up now
+    QTest::qWait(150); // fixed on purpose: staying a while proves no extra (a duplicate) arrives
     const QString problem = checkComplete(consumer.seqs, last);
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
     QCOMPARE(consumer.seqs, acked);
@@ -331,37 +335,35 @@ void TestViewerFeed::everyEventOnceInOrder()
         points += consumer.workspace.run(run)->series(s("loss"))->size();
     QCOMPARE(points, qint64(metricEvents));
     QCOMPARE(consumer.workspace.runIds().size(), 3);
-    QVERIFY(consumer.batches >= 1);
+    QVERIFY2(consumer.batches >= ops / 10, qPrintable(QStringLiteral("%1 batches").arg(consumer.batches)));
 }
 
-void TestViewerFeed::batchesAreRateLimited()
+// Events that come one per publish op, faster than the feed's interval, reach the window
+// coalesced: far fewer batches (refreshes) than events, every event once and in order.
+void TestViewerFeed::batchesCoalesceEvents()
 {
     Test::TestServer srv;
     QVERIFY(srv.start());
     ViewerFeed *feed = srv.server().createViewerFeed();
     QVERIFY(feed);
     Consumer consumer(feed);
-    ThreadedProducer producer(srv.ws(s("/ws")), s("fast"), 1, 2); // an event every ~2 ms
+    ThreadedProducer producer(srv.ws(s("/ws")), s("fast"), 1, 2); // a publish op of one event every ~2 ms
     QTRY_VERIFY_WITH_TIMEOUT(producer.connected.load(), 5000);
     producer.startPublishing();
     QTRY_VERIFY_WITH_TIMEOUT(consumer.batches > 0, 5000);
 
+    // A count of events, not a time: however long they take to arrive.
     const int batchesBefore = consumer.batches;
     const qint64 eventsBefore = consumer.seqs.size();
-    QElapsedTimer clock;
-    clock.start();
-    QTest::qWait(2000);
+    QTRY_VERIFY_WITH_TIMEOUT(consumer.seqs.size() - eventsBefore >= 500, 30000);
     const int batches = consumer.batches - batchesBefore;
     const qint64 events = consumer.seqs.size() - eventsBefore;
-    const double seconds = clock.elapsed() / 1000.0;
     producer.stopPublishing();
 
-    const double rate = batches / seconds;
-    qInfo("%d batches with %lld events in %.2f s: %.1f batches/s", batches, events, seconds, rate);
-    QVERIFY2(batches >= 5, qPrintable(QStringLiteral("only %1 batches in %2 s").arg(batches).arg(seconds)));
-    QVERIFY2(rate < 60, qPrintable(QStringLiteral("%1 batches per second").arg(rate)));
-    // Coalesced: clearly fewer batches than publish ops.
-    QVERIFY2(events > batches, qPrintable(QStringLiteral("%1 events in %2 batches").arg(events).arg(batches)));
+    qInfo("%lld events (one per publish op) in %d batches", events, batches);
+    QVERIFY(batches >= 1);
+    // Coalesced: clearly fewer batches than publish ops (two events a batch at the very least).
+    QVERIFY2(events >= 2 * qint64(batches), qPrintable(QStringLiteral("%1 events in %2 batches").arg(events).arg(batches)));
 
     QVERIFY(producer.waitAllAcked(10000));
     const QVector<qint64> acked = producer.ackedSeqs();
@@ -382,15 +384,19 @@ void TestViewerFeed::blockedUiDoesNotSlowServer()
     producer.startPublishing();
     QTRY_VERIFY_WITH_TIMEOUT(producer.acked.load() >= 10 && consumer.batches > 0, 5000);
 
-    // The main thread (the UI) is stuck for 3 s: no event loop, no consumed().
+    // The main thread (the UI) is stuck: no event loop, no consumed(), until the producer has had
+    // another 100 publishes acknowledged (10 s at most). Sleeping is the point: a blocked UI thread.
     const int sentBefore = producer.sent.load();
     const int ackedBefore = producer.acked.load();
-    QThread::sleep(3);
+    const int wanted = 100;
+    QElapsedTimer blocked;
+    blocked.start();
+    while (producer.acked.load() < ackedBefore + wanted && blocked.elapsed() < 10000)
+        QThread::msleep(10);
     const int sentDuring = producer.sent.load() - sentBefore;
     const int ackedDuring = producer.acked.load() - ackedBefore;
     qInfo("while blocked: %d ops sent, %d acks received", sentDuring, ackedDuring);
-    QVERIFY2(sentDuring >= 20, qPrintable(QStringLiteral("the producer only sent %1 ops in 3 s").arg(sentDuring)));
-    QVERIFY2(ackedDuring >= sentDuring / 2 && ackedDuring > 0,
+    QVERIFY2(ackedDuring >= wanted,
              qPrintable(QStringLiteral("%1 ops sent but only %2 acks received while the UI was blocked").arg(sentDuring).arg(ackedDuring)));
 
     producer.stopPublishing();
@@ -466,7 +472,7 @@ void TestViewerFeed::overflowRereadsFromStore()
 
     consumer.resume();
     QTRY_VERIFY_WITH_TIMEOUT(consumer.maxSeq() >= acked.last(), 30000);
-    QTest::qWait(150);
+    QTest::qWait(150); // fixed on purpose: staying a while proves no extra (a duplicate) arrives
     const QString problem = checkComplete(consumer.seqs, acked.last());
     QVERIFY2(problem.isEmpty(), qPrintable(problem));
     QCOMPARE(consumer.workspace.run(s("flood"))->series(s("loss"))->size(), total);
@@ -497,14 +503,16 @@ void TestViewerFeed::historyThenLiveWithoutGap()
     QVERIFY(feed);
     Consumer consumer(feed);
     QTRY_VERIFY_WITH_TIMEOUT(consumer.maxSeq() > history, 20000);
-    QTest::qWait(500);
+    // Live publishes go on for a while after the feed reached them.
+    const int ackedAtCatchUp = producer.acked.load();
+    QTRY_VERIFY_WITH_TIMEOUT(producer.acked.load() >= ackedAtCatchUp + 20, 10000);
     producer.stopPublishing();
     QVERIFY(producer.waitAllAcked(10000));
     const QVector<qint64> live = producer.ackedSeqs();
     QVERIFY(!live.isEmpty());
     const qint64 last = qMax(history, live.last());
     QTRY_VERIFY_WITH_TIMEOUT(consumer.maxSeq() >= last, 20000);
-    QTest::qWait(150);
+    QTest::qWait(150); // fixed on purpose: staying a while proves no extra (a duplicate) arrives
 
     QVERIFY(!consumer.firstSeqOfBatch.isEmpty());
     QCOMPARE(consumer.firstSeqOfBatch.first(), 1); // history first, from the oldest

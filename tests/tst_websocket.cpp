@@ -415,6 +415,7 @@ void TestWebSocket::replayThenLiveWhilePublishing()
     QElapsedTimer guard;
     guard.start();
     while (ids.size() < 100 && guard.elapsed() < 30000) {
+        (void)QTest::qWaitFor([&] { return sub->events().size() >= nextAt || sub->events().size() >= 20000; }, 1000);
         const int seen = int(sub->events().size());
         if (seen >= nextAt || seen >= 20000) {
             const QString id = nextId();
@@ -426,7 +427,6 @@ void TestWebSocket::replayThenLiveWhilePublishing()
                 ++sentDuringReplay;
             nextAt += 150;
         }
-        QTest::qWait(1);
     }
     QCOMPARE(ids.size(), 100);
     for (const QString &id : std::as_const(ids)) {
@@ -481,7 +481,9 @@ void TestWebSocket::subscribeOpReplayThenSubscribedThenLive()
         const QString id = nextId();
         ids.append(id);
         producer->send(Test::publishOp(logEvents(QStringLiteral("op"), 5, 10, 50000 + i * 5), id));
-        QTest::qWait(2);
+        // The next op once the subscriber got further (replay or live): the ops are spread over the replay.
+        const qsizetype seen = sub->events().size();
+        QVERIFY(QTest::qWaitFor([&] { return sub->events().size() > seen; }, 10000));
     }
     for (const QString &id : std::as_const(ids)) {
         const QJsonObject ack = waitAnswer(*producer, id);

@@ -15,6 +15,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QApplication>
+#include <QChart>
 #include <QFile>
 #include <QDateTime>
 #include <QHeaderView>
@@ -983,7 +984,8 @@ void TestWidgets::metricChartDecimatesAndMarks()
     chart.resize(900, 500);
     chart.show();
     QVERIFY(QTest::qWaitForWindowExposed(&chart));
-    QTest::qWait(50);
+    // The plot area has its size (decimation is to its pixel columns).
+    QTRY_VERIFY(chart.view()->chart()->plotArea().width() > 100);
     chart.refresh();
     QVERIFY2(chart.pointsDrawn() > 0, "nothing drawn");
     QVERIFY2(chart.pointsDrawn() < points / 5,
