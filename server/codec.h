@@ -1,6 +1,7 @@
 #pragma once
 
 #include "event.h"
+#include "timestamp.h"
 
 #include <QJsonDocument>
 #include <QJsonValue>
@@ -88,9 +89,6 @@ QByteArray jsonString(const QString &text);
 // A non-negative decimal integer as a query parameter gives it ("since=", "limit="): digits only,
 // any length; values beyond qint64 are clamped to its maximum. False for anything else.
 bool parseCount(const QString &text, qint64 *out);
-
-QString formatTimestamp(qint64 msSinceEpoch);
-bool parseTimestamp(const QString &text, qint64 *msSinceEpoch);
 
 } // namespace Codec
 } // namespace Runwatch
