@@ -1,6 +1,7 @@
 #pragma once
 
 #include "event.h"
+#include "jsontext.h"
 #include "timestamp.h"
 
 #include <QJsonDocument>
@@ -15,13 +16,6 @@ namespace Codec {
 constexpr int MaxRunIdLength = 128;
 constexpr int MaxTypeLength = 64;
 constexpr int MaxStepIdLength = 128;
-
-// Parses JSON text. Bare NaN, Infinity and -Infinity tokens (what Python's json module writes
-// for non-finite floats) are read as the strings "NaN", "Infinity" and "-Infinity".
-// Nesting deeper than maxDepth is refused (INVALID_JSON), and so is a string longer than
-// maxStringBytes as sent (TOO_LARGE; 0: no limit): then the document is returned all the same,
-// for the caller's error answer to carry the request's id.
-QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth = 64, qint64 maxStringBytes = 0);
 
 bool isValidRunId(const QString &run);
 bool isValidStepId(const QString &step);
@@ -68,8 +62,6 @@ inline int metricCount(const QJsonObject &data)
 // For a type the server does not know, the known type it was most likely meant to be ("metrics":
 // "metric"); empty when it looks like a deliberate custom type.
 QString suggestType(const QString &type);
-// The JSON form of a metric value: a number, or the string for a non-finite one.
-QByteArray metricValueJson(double value);
 
 // Writes the envelope {"seq","run","type","step"?,"ts","data"} into event->envelope.
 void serializeEnvelope(Event *event);
@@ -84,11 +76,6 @@ QByteArray batchFrame(const QVector<QByteArray> &envelopes);
 QByteArray errorFrame(const Error &error, const QJsonValue &id = QJsonValue());
 QByteArray compact(const QJsonObject &object);
 QByteArray compact(const QJsonArray &array);
-QByteArray jsonString(const QString &text);
-
-// A non-negative decimal integer as a query parameter gives it ("since=", "limit="): digits only,
-// any length; values beyond qint64 are clamped to its maximum. False for anything else.
-bool parseCount(const QString &text, qint64 *out);
 
 } // namespace Codec
 } // namespace Runwatch
