@@ -5,7 +5,9 @@
 //  - building the envelope every consumer reads (Codec::serializeEnvelope, once per event);
 //  - a batch frame of 100 envelopes (Codec::batchFrame), alone and with the QString round trip
 //    the hub and QWebSocket add before the frame reaches the socket;
-//  - reading an envelope back from the store (Codec::parseEnvelope, start-up replay).
+//  - reading an envelope back from the store (Codec::parseEnvelope, start-up replay);
+//  - an RFC 3339 timestamp parsed (Codec::parseTimestamp: a producer's "ts" string, every envelope
+//    read back) and written (Codec::formatTimestamp: every envelope), beside QDateTime doing it.
 // Each has a plain Qt baseline (QJsonDocument::fromJson / toJson doing the same JSON work without
 // validation), so the codec's overhead shows as a ratio. Events are metric events shaped as the
 // Python SDK sends them: {"run","type":"metric","data":{"step","loss","lr"},"ts","eid"}.
@@ -20,6 +22,7 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QDateTime>
 #include <QElapsedTimer>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -296,6 +299,36 @@ int main(int argc, char *argv[])
         });
         row("envelope read back: plain QJsonDocument::fromJson", plain);
         row("envelope read back: Codec::parseEnvelope", codec, plain);
+    }
+    // Timestamps, as the codec parses and writes them per event, against QDateTime's ISO 8601.
+    {
+        QVector<QString> texts;
+        for (const Event &e : events) {
+            texts.append(Codec::formatTimestamp(e.tsMs));
+            qint64 ms = 0;
+            const QDateTime qt = QDateTime::fromString(texts.last(), Qt::ISODateWithMs);
+            if (!Codec::parseTimestamp(texts.last(), &ms) || ms != e.tsMs || qt.toMSecsSinceEpoch() != e.tsMs
+                || QDateTime::fromMSecsSinceEpoch(e.tsMs, Qt::UTC).toString(Qt::ISODateWithMs) != texts.last())
+                return fail("a timestamp does not read back");
+        }
+        std::size_t next = 0;
+        const Cost qtParse = measure(o, 1, [&] {
+            g_sink += QDateTime::fromString(texts.at(qsizetype(next++ % 100)), Qt::ISODateWithMs).toMSecsSinceEpoch();
+        });
+        const Cost codecParse = measure(o, 1, [&] {
+            qint64 ms = 0;
+            g_sink += Codec::parseTimestamp(texts.at(qsizetype(next++ % 100)), &ms) ? ms : -1;
+        });
+        const Cost qtFormat = measure(o, 1, [&] {
+            g_sink += QDateTime::fromMSecsSinceEpoch(events[next++ % events.size()].tsMs, Qt::UTC)
+                          .toString(Qt::ISODateWithMs)
+                          .size();
+        });
+        const Cost codecFormat = measure(o, 1, [&] { g_sink += Codec::formatTimestamp(events[next++ % events.size()].tsMs).size(); });
+        row("timestamp parse: QDateTime::fromString(ISODateWithMs)", qtParse);
+        row("timestamp parse: Codec::parseTimestamp", codecParse, qtParse);
+        row("timestamp format: QDateTime::toString(ISODateWithMs)", qtFormat);
+        row("timestamp format: Codec::formatTimestamp", codecFormat, qtFormat);
     }
     return 0;
 }

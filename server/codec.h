@@ -1,96 +1,12 @@
 #pragma once
 
-#include "event.h"
+// The JSON codec of the wire contract: parses and validates what producers send and writes
+// the envelopes every consumer reads. Pure functions, no QObject: fuzzed and unit tested as is.
+// All of it is in namespace Runwatch::Codec, one header for each job:
+#include "envelope.h"   // envelopes and frames written, envelopes read back from the store
+#include "eventcodec.h" // a producer's event validated; ids, types and metric values
+#include "jsontext.h"   // JSON text: parsing with limits, string escaping, numbers
+#include "timestamp.h"  // RFC 3339 times and an event's ts
 
 #include <QJsonDocument>
 #include <QJsonValue>
-
-namespace Runwatch {
-
-// The JSON codec of the wire contract: parses and validates what producers send and writes
-// the envelopes every consumer reads. Pure functions, no QObject: fuzzed and unit tested as is.
-namespace Codec {
-
-constexpr int MaxRunIdLength = 128;
-constexpr int MaxTypeLength = 64;
-constexpr int MaxStepIdLength = 128;
-
-// Parses JSON text. Bare NaN, Infinity and -Infinity tokens (what Python's json module writes
-// for non-finite floats) are read as the strings "NaN", "Infinity" and "-Infinity".
-// Nesting deeper than maxDepth is refused (INVALID_JSON), and so is a string longer than
-// maxStringBytes as sent (TOO_LARGE; 0: no limit): then the document is returned all the same,
-// for the caller's error answer to carry the request's id.
-QJsonDocument parseJson(const QByteArray &text, Error *error, int maxDepth = 64, qint64 maxStringBytes = 0);
-
-bool isValidRunId(const QString &run);
-bool isValidStepId(const QString &step);
-bool isValidType(const QString &type);
-
-// Validates one event object as a producer sends it ({run, type, data, step?, ts?}) and fills
-// everything of `out` except seq and envelope. receivedMs is used when the event has no ts.
-Error parseEvent(const QJsonValue &value, qint64 receivedMs, Event *out);
-
-// A metric value: a JSON number or one of the strings "NaN", "Infinity", "-Infinity".
-bool metricValue(const QJsonValue &value, double *out);
-// Longest metric name, after nested objects are flattened.
-constexpr int MaxMetricNameLength = 256;
-// Calls fn(name, value) for every metric value of a metric event's data, in key order: every key
-// but the top-level "step", nested objects flattened into "outer/inner" names (what W&B users
-// write: {"train": {"loss": 1.0}} is the metric "train/loss"). Values that are not metric values
-// are skipped; validation refuses them before an event gets this far.
-template<typename Fn>
-void forEachMetric(const QJsonObject &data, Fn &&fn, const QString &prefix = QString())
-{
-    for (auto it = data.constBegin(); it != data.constEnd(); ++it) {
-        if (prefix.isEmpty() && it.key() == QLatin1String("step"))
-            continue;
-        const QJsonValue value = it.value();
-        if (value.isObject()) {
-            forEachMetric(value.toObject(), fn, prefix + it.key() + QLatin1Char('/'));
-            continue;
-        }
-        double v;
-        if (metricValue(value, &v))
-            fn(prefix.isEmpty() ? it.key() : prefix + it.key(), v);
-    }
-}
-
-// How many metric values forEachMetric would visit, at most (nested objects counted by their keys).
-inline int metricCount(const QJsonObject &data)
-{
-    int count = 0;
-    for (auto it = data.constBegin(); it != data.constEnd(); ++it)
-        count += it.value().isObject() ? metricCount(it.value().toObject()) : 1;
-    return count;
-}
-
-// For a type the server does not know, the known type it was most likely meant to be ("metrics":
-// "metric"); empty when it looks like a deliberate custom type.
-QString suggestType(const QString &type);
-// The JSON form of a metric value: a number, or the string for a non-finite one.
-QByteArray metricValueJson(double value);
-
-// Writes the envelope {"seq","run","type","step"?,"ts","data"} into event->envelope.
-void serializeEnvelope(Event *event);
-
-// Reads back an envelope this server wrote (from the store): fills every field of `out`,
-// envelope included. False when the bytes are not such an envelope.
-bool parseEnvelope(const QByteArray &json, Event *out);
-
-// A batch frame {"type":"batch","events":[...]} from serialized envelopes.
-QByteArray batchFrame(const QVector<QByteArray> &envelopes);
-
-QByteArray errorFrame(const Error &error, const QJsonValue &id = QJsonValue());
-QByteArray compact(const QJsonObject &object);
-QByteArray compact(const QJsonArray &array);
-QByteArray jsonString(const QString &text);
-
-// A non-negative decimal integer as a query parameter gives it ("since=", "limit="): digits only,
-// any length; values beyond qint64 are clamped to its maximum. False for anything else.
-bool parseCount(const QString &text, qint64 *out);
-
-QString formatTimestamp(qint64 msSinceEpoch);
-bool parseTimestamp(const QString &text, qint64 *msSinceEpoch);
-
-} // namespace Codec
-} // namespace Runwatch
