@@ -138,7 +138,8 @@ ViewerFeed *Server::createViewerFeed()
         return nullptr;
     ViewerFeed *feed = nullptr;
     QMetaObject::invokeMethod(
-        m_context, [&] { feed = new ViewerFeed(m_hub, m_endpoint, m_context); }, Qt::BlockingQueuedConnection);
+        m_context, [&] { Endpoint *endpoint = m_endpoint;
+            feed = new ViewerFeed(m_hub, [endpoint] { return endpoint ? int(endpoint->clients().size()) : 0; }, m_context); }, Qt::BlockingQueuedConnection);
     return feed;
 }
 

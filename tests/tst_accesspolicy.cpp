@@ -1,5 +1,5 @@
-// The access policy (server/accesspolicy.cpp) and the WebSocket handshake checks
-// (server/wshandshake.cpp) on their own: roles from tokens, host and origin rules, CORS headers,
+// The access policy (server/net/accesspolicy.cpp) and the WebSocket handshake checks
+// (server/net/wshandshake.cpp) on their own: roles from tokens, host and origin rules, CORS headers,
 // and which upgrade requests are taken.
 
 #include "accesspolicy.h"

@@ -1,4 +1,4 @@
-// Unit tests of the JSON codec (server/codec.h) against the wire contract (protocol.md):
+// Unit tests of the JSON codec (server/model/codec.h) against the wire contract (protocol.md):
 // event validation for every event type, JSON parsing with Python's bare non-finite tokens,
 // metric values, envelopes, batch and error frames, RFC 3339 timestamps.
 

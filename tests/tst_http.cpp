@@ -1,4 +1,4 @@
-// Unit tests of the HTTP/1.1 request parsing and response writing (server/http.h): request heads,
+// Unit tests of the HTTP/1.1 request parsing and response writing (server/net/http.h): request heads,
 // body framing, the chunked decoder, path decoding and serialization (RFC 9110 / 9112, and the
 // brief's "request head over maxHeaderBytes -> 431", "body over maxMessageBytes -> 413").
 

@@ -1,4 +1,4 @@
-// The producer budgets (server/ratelimit.cpp) on a clock the test drives: every time is given, so
+// The producer budgets (server/net/ratelimit.cpp) on a clock the test drives: every time is given, so
 // the checks are exact and nothing waits.
 
 #include "ratelimit.h"

@@ -1,4 +1,4 @@
-// Unit tests of RunState (server/runstate.h): what the server derives about one run from the
+// Unit tests of RunState (server/model/runstate.h): what the server derives about one run from the
 // contract's events (protocol.md, "Event types a producer sends" and GET /api/runs summaries).
 
 #include "codec.h"

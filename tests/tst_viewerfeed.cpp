@@ -1,4 +1,4 @@
-// Tests for server/viewerfeed.h against a real server: real WebSocket producers publish, a
+// Tests for server/fanout/viewerfeed.h against a real server: real WebSocket producers publish, a
 // consumer on the test's main thread takes the feed's batches the way the window does.
 #include "testsupport.h"
 #include "viewerfeed.h"

@@ -1,4 +1,4 @@
-// Fuzz target: the JSON codec of the wire contract (server/codec.h). The input goes through every
+// Fuzz target: the JSON codec of the wire contract (server/model/codec.h). The input goes through every
 // codec entry point: as JSON text (parseJson), as events (parseEvent: the document, each element of
 // an array, the "event"/"events" of a publish op), as a stored envelope (parseEnvelope), as a
 // timestamp and as a number. Whatever is accepted is written back and read again and must come back

@@ -1,4 +1,4 @@
-// Fuzz target: the server's WebSocket frame reader (server/wsframes.cpp) on arbitrary client bytes.
+// Fuzz target: the server's WebSocket frame reader (server/net/wsframes.cpp) on arbitrary client bytes.
 // The first byte of the input picks the message size limit; the rest is the connection's bytes. They
 // are read twice, at once and one byte at a time, and both readers must give the same messages: the
 // reader may not depend on how TCP cut the stream. Every text message is valid UTF-8, no message is

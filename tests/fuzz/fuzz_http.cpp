@@ -1,4 +1,4 @@
-// Fuzz target: the incremental HTTP/1.1 parser (server/http.cpp) and what comes after it: body
+// Fuzz target: the incremental HTTP/1.1 parser (server/net/http.cpp) and what comes after it: body
 // framing, the chunked decoder, query parameters, path splitting and the routing of the REST API
 // (Endpoint::handleRequest on a Hub with an in-memory store and a few runs in it).
 //

@@ -1,4 +1,4 @@
-// Fuzz target: the WebSocket op handling of one client (server/wsclient.cpp) with a real Hub on an
+// Fuzz target: the WebSocket op handling of one client (server/net/wsclient.cpp) with a real Hub on an
 // in-memory store, without a connection. The first byte of the input picks the connection's role and
 // the server's configuration; every following line is one text message from the client, sent as a
 // masked WebSocket frame (its bytes made valid UTF-8 first: invalid UTF-8 is fuzz_frames' part). Each

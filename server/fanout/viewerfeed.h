@@ -9,10 +9,10 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 
 namespace Runwatch {
 
-class Endpoint;
 class Hub;
 
 // Feeds an in-process viewer (the desktop window) from the Hub. Lives on the server thread and
@@ -33,7 +33,8 @@ public:
         qint64 eventsIngested = 0;
     };
 
-    ViewerFeed(Hub *hub, Endpoint *endpoint, QObject *parent = nullptr);
+    // `clientCount` tells how many WebSocket clients are connected (for the status bar).
+    ViewerFeed(Hub *hub, std::function<int()> clientCount, QObject *parent = nullptr);
 
     // Thread-safe: the viewer has applied the last batch and can take the next one.
     void consumed() { m_inFlight.store(false, std::memory_order_release); }
@@ -61,7 +62,7 @@ private:
     EventBatch readStored(int limit);
 
     Hub *m_hub;
-    Endpoint *m_endpoint;
+    std::function<int()> m_clientCount;
     QTimer m_timer;
     EventBatch m_pending;
     qint64 m_cursor = 0;        // highest seq handed to the viewer (or waiting in m_pending)

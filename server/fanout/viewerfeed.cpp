@@ -1,15 +1,14 @@
 #include "viewerfeed.h"
 
 #include "codec.h"
-#include "endpoint.h"
 #include "hub.h"
 
 #include <limits>
 
 namespace Runwatch {
 
-ViewerFeed::ViewerFeed(Hub *hub, Endpoint *endpoint, QObject *parent)
-    : QObject(parent), m_hub(hub), m_endpoint(endpoint)
+ViewerFeed::ViewerFeed(Hub *hub, std::function<int()> clientCount, QObject *parent)
+    : QObject(parent), m_hub(hub), m_clientCount(std::move(clientCount))
 {
     qRegisterMetaType<Runwatch::EventBatch>();
     qRegisterMetaType<Runwatch::ViewerFeed::Status>();
@@ -100,7 +99,7 @@ void ViewerFeed::tick()
         while (m_rateSamples.size() > 2 && now - m_rateSamples.front().first > 3000)
             m_rateSamples.pop_front();
         Status s;
-        s.clients = m_endpoint ? int(m_endpoint->clients().size()) : 0;
+        s.clients = m_clientCount ? m_clientCount() : 0;
         s.lastSeq = m_hub->lastSeq();
         s.eventsIngested = ingested;
         if (m_rateSamples.size() >= 2) {
