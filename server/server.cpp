@@ -137,9 +137,12 @@ ViewerFeed *Server::createViewerFeed()
     if (!m_context)
         return nullptr;
     ViewerFeed *feed = nullptr;
+    // stop() deletes the endpoint just before the feed, in one pass on the server thread: the feed
+    // never asks a deleted endpoint.
+    Endpoint *endpoint = m_endpoint;
+    auto clientCount = [endpoint] { return endpoint ? int(endpoint->clients().size()) : 0; };
     QMetaObject::invokeMethod(
-        m_context, [&] { Endpoint *endpoint = m_endpoint;
-            feed = new ViewerFeed(m_hub, [endpoint] { return endpoint ? int(endpoint->clients().size()) : 0; }, m_context); }, Qt::BlockingQueuedConnection);
+        m_context, [&] { feed = new ViewerFeed(m_hub, clientCount, m_context); }, Qt::BlockingQueuedConnection);
     return feed;
 }
 
