@@ -37,3 +37,18 @@ class SpoolDirMixin(unittest.TestCase):
 def closed_port_url():
     from server import free_port
     return "http://127.0.0.1:%d" % free_port()
+
+
+class ServerMixin(SpoolDirMixin):
+    """One real server for the tests of a class (self.server), started once and stopped after."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        from server import Server
+        cls.server = Server()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        super().tearDownClass()

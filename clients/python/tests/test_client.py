@@ -8,7 +8,7 @@ import threading
 import time
 import unittest
 
-from support import SpoolDirMixin, closed_port_url, runwatch
+from support import ServerMixin, SpoolDirMixin, closed_port_url, runwatch
 from server import Server, free_port
 
 
@@ -16,14 +16,7 @@ def types_of(events):
     return [e["type"] for e in events]
 
 
-class WithServer(SpoolDirMixin):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class WithServer(ServerMixin):
 
     def test_events_arrive_in_order(self):
         run = runwatch.init("order test", kind="training", config={"lr": 0.1, "layers": [1, 2]},
@@ -176,16 +169,8 @@ class WithServer(SpoolDirMixin):
         self.assertEqual(types_of(self.server.events(run.id)), ["run_started", "run_completed"])
 
 
-class ProcessExit(SpoolDirMixin):
+class ProcessExit(ServerMixin):
     """Runs a script that never calls finish(): the exit hook ends the run."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
 
     def script(self, body, run_id):
         import subprocess

@@ -4,8 +4,7 @@ import subprocess
 import sys
 import unittest
 
-from support import ROOT, SpoolDirMixin
-from server import Server
+from support import ROOT, ServerMixin
 
 EXAMPLES = os.path.join(ROOT, "examples")
 
@@ -18,14 +17,7 @@ def have_torch():
         return False
 
 
-class Examples(SpoolDirMixin):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class Examples(ServerMixin):
 
     def run_example(self, name, run_id, *args, timeout=120):
         env = dict(os.environ, RUNWATCH_URL=self.server.url, PYTHONDONTWRITEBYTECODE="1")

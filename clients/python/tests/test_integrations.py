@@ -6,8 +6,7 @@ import sys
 import types
 import unittest
 
-from support import ROOT, SpoolDirMixin, runwatch
-from server import Server
+from support import ROOT, ServerMixin, runwatch
 
 
 class Obj(types.SimpleNamespace):
@@ -18,14 +17,7 @@ def types_of(events):
     return [e["type"] for e in events]
 
 
-class Integrations(SpoolDirMixin):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class Integrations(ServerMixin):
 
     def test_nothing_is_imported_until_used(self):
         code = ("import sys, runwatch; assert 'runwatch.integrations' not in sys.modules;"

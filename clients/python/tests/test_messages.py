@@ -6,8 +6,7 @@ import subprocess
 import sys
 import unittest
 
-from support import ROOT, SpoolDirMixin, closed_port_url
-from server import Server
+from support import ROOT, ServerMixin, SpoolDirMixin, closed_port_url
 
 PREFIX = "runwatch: warning: "
 
@@ -61,14 +60,7 @@ class Drops(SpoolDirMixin):
         self.assertEqual(warnings_in(stderr, "dropped"), [], stderr)
 
 
-class WithServer(SpoolDirMixin):
-    @classmethod
-    def setUpClass(cls):
-        cls.server = Server()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
+class WithServer(ServerMixin):
 
     def test_unknown_types_are_named_once_per_type(self):
         stats, stderr = run_script(
